@@ -1,0 +1,304 @@
+//! Parquet files with a media-bytes column, as the network publishes them: either a plain binary
+//! column or a struct with `bytes` (and usually `path`) fields, the Hugging Face `datasets`
+//! Image/Audio/Video encoding. Only the needed columns are read (projection), and only the chosen
+//! rows are decoded (row selection); rows stream batch by batch.
+
+use super::{DatasetSpec, MAX_MEDIA_BYTES};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::Path;
+
+/// Rows decoded per batch: small, since a row can be a whole video.
+const BATCH_ROWS: usize = 8;
+
+/// What [`list`] found in one parquet file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParquetListing {
+    /// Top-level column holding the media.
+    pub column: String,
+    /// Row numbers (0-based, ascending) that pass `filter_column`/`filter_value`.
+    pub rows: Vec<usize>,
+}
+
+fn binary_like(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+    )
+}
+
+fn media_field(f: &Field) -> bool {
+    match f.data_type() {
+        dt if binary_like(dt) => true,
+        DataType::Struct(fields) => fields
+            .iter()
+            .any(|c| c.name() == "bytes" && binary_like(c.data_type())),
+        _ => false,
+    }
+}
+
+fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, String> {
+    let f = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(|e| format!("not a readable parquet file: {e}"))
+}
+
+/// Picks the media column: the first of `data_columns` that exists, else (auto) the first binary
+/// or struct{bytes} column, preferring ones named after the modality or `image`/`audio`/`video`.
+fn choose_column(spec: &DatasetSpec, fields: &[&Field]) -> Result<(usize, String), String> {
+    let names: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{} ({})", f.name(), f.data_type()))
+        .collect();
+    if !spec.data_columns.is_empty() {
+        for want in &spec.data_columns {
+            if let Some(i) = fields.iter().position(|f| f.name() == want) {
+                if !media_field(fields[i]) {
+                    return Err(format!(
+                        "data_columns: column {want:?} is {}, not binary or a struct with a `bytes` field",
+                        fields[i].data_type()
+                    ));
+                }
+                return Ok((i, want.clone()));
+            }
+        }
+        return Err(format!(
+            "data_columns {:?}: none of these columns exist; columns are: {}",
+            spec.data_columns,
+            names.join(", ")
+        ));
+    }
+    let media: Vec<usize> = (0..fields.len())
+        .filter(|&i| media_field(fields[i]))
+        .collect();
+    let preferred = [
+        spec.modality.as_str(),
+        "image",
+        "video",
+        "audio",
+        "bytes",
+        "media",
+    ];
+    for p in preferred {
+        if let Some(&i) = media
+            .iter()
+            .find(|&&i| fields[i].name().eq_ignore_ascii_case(p))
+        {
+            return Ok((i, fields[i].name().clone()));
+        }
+    }
+    match media.first() {
+        Some(&i) => Ok((i, fields[i].name().clone())),
+        None => Err(format!(
+            "no media column (binary, or struct with a `bytes` field); columns are: {}; set `data_columns` in the catalog",
+            names.join(", ")
+        )),
+    }
+}
+
+/// Value of one cell as text for `filter_value` comparisons.
+fn cell_text(col: &ArrayRef, row: usize) -> Result<Option<String>, String> {
+    if col.is_null(row) {
+        return Ok(None);
+    }
+    use arrow_array::types::*;
+    Ok(Some(match col.data_type() {
+        DataType::Utf8 => col.as_string::<i32>().value(row).to_string(),
+        DataType::LargeUtf8 => col.as_string::<i64>().value(row).to_string(),
+        DataType::Utf8View => col.as_string_view().value(row).to_string(),
+        DataType::Boolean => col.as_boolean().value(row).to_string(),
+        DataType::Int8 => col.as_primitive::<Int8Type>().value(row).to_string(),
+        DataType::Int16 => col.as_primitive::<Int16Type>().value(row).to_string(),
+        DataType::Int32 => col.as_primitive::<Int32Type>().value(row).to_string(),
+        DataType::Int64 => col.as_primitive::<Int64Type>().value(row).to_string(),
+        DataType::UInt8 => col.as_primitive::<UInt8Type>().value(row).to_string(),
+        DataType::UInt16 => col.as_primitive::<UInt16Type>().value(row).to_string(),
+        DataType::UInt32 => col.as_primitive::<UInt32Type>().value(row).to_string(),
+        DataType::UInt64 => col.as_primitive::<UInt64Type>().value(row).to_string(),
+        DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+            let d = col.as_dictionary::<Int32Type>();
+            let key = d.keys().value(row);
+            let key = usize::try_from(key).map_err(|_| "negative dictionary key".to_string())?;
+            d.values().as_string::<i32>().value(key).to_string()
+        }
+        other => {
+            return Err(format!(
+                "filter_column has type {other}; supported: strings, integers, booleans"
+            ));
+        }
+    }))
+}
+
+/// Chooses the media column and the rows passing the filter. Reads only metadata, plus the
+/// filter column when a filter is set.
+pub fn list(path: &Path, spec: &DatasetSpec) -> Result<ParquetListing, String> {
+    let builder = open_builder(path)?;
+    let schema = builder.schema().clone();
+    let fields: Vec<&Field> = schema.fields().iter().map(|f| f.as_ref()).collect();
+    let (_, column) = choose_column(spec, &fields)?;
+    let total = usize::try_from(builder.metadata().file_metadata().num_rows())
+        .map_err(|_| "negative row count in parquet metadata".to_string())?;
+    let (Some(fcol), Some(fval)) = (&spec.filter_column, &spec.filter_value) else {
+        return Ok(ParquetListing {
+            column,
+            rows: (0..total).collect(),
+        });
+    };
+    let Some(fi) = fields.iter().position(|f| f.name() == fcol) else {
+        let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+        return Err(format!(
+            "filter_column {fcol:?} does not exist; columns are: {}",
+            names.join(", ")
+        ));
+    };
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [fi]);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| format!("cannot read column {fcol:?}: {e}"))?;
+    let mut rows = Vec::new();
+    let mut base = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("corrupt data in column {fcol:?}: {e}"))?;
+        let col = batch.column(0);
+        for r in 0..batch.num_rows() {
+            if cell_text(col, r)?.as_deref() == Some(fval.as_str()) {
+                rows.push(base + r);
+            }
+        }
+        base += batch.num_rows();
+    }
+    Ok(ParquetListing { column, rows })
+}
+
+/// Streams the media bytes of `picks` (ascending row numbers) from `column`.
+pub struct ParquetStream {
+    reader: Option<ParquetRecordBatchReader>,
+    batch: Option<RecordBatch>,
+    pos: usize,
+    picks: VecDeque<usize>,
+    fatal: Option<String>,
+}
+
+impl ParquetStream {
+    pub fn open(path: &Path, column: &str, picks: Vec<usize>) -> Self {
+        let mut s = ParquetStream {
+            reader: None,
+            batch: None,
+            pos: 0,
+            picks: picks.into(),
+            fatal: None,
+        };
+        match Self::build(path, column, &s.picks) {
+            Ok(r) => s.reader = Some(r),
+            Err(e) => s.fatal = Some(e),
+        }
+        s
+    }
+
+    fn build(
+        path: &Path,
+        column: &str,
+        picks: &VecDeque<usize>,
+    ) -> Result<ParquetRecordBatchReader, String> {
+        let builder = open_builder(path)?;
+        let idx = builder
+            .schema()
+            .fields()
+            .iter()
+            .position(|f| f.name() == column)
+            .ok_or_else(|| format!("column {column:?} disappeared"))?;
+        let total = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        for &r in picks {
+            match ranges.last_mut() {
+                Some(last) if last.end == r => last.end = r + 1,
+                _ => ranges.push(r..r + 1),
+            }
+        }
+        let selection = RowSelection::from_consecutive_ranges(ranges.into_iter(), total);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [idx]);
+        builder
+            .with_projection(mask)
+            .with_row_selection(selection)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| format!("cannot read column {column:?}: {e}"))
+    }
+
+    fn cell(col: &ArrayRef, row: usize) -> Result<Vec<u8>, String> {
+        if col.is_null(row) {
+            return Err("media cell is null".into());
+        }
+        let bytes: &[u8] = match col.data_type() {
+            DataType::Binary => col.as_binary::<i32>().value(row),
+            DataType::LargeBinary => col.as_binary::<i64>().value(row),
+            DataType::BinaryView => col.as_binary_view().value(row),
+            DataType::Struct(_) => {
+                let s = col.as_struct();
+                let inner = s
+                    .column_by_name("bytes")
+                    .ok_or_else(|| "struct column has no `bytes` field".to_string())?
+                    .clone();
+                return Self::cell(&inner, row);
+            }
+            other => return Err(format!("media column has type {other}, not binary")),
+        };
+        if bytes.is_empty() {
+            return Err("empty media (0 bytes)".into());
+        }
+        if bytes.len() as u64 > MAX_MEDIA_BYTES {
+            return Err(format!(
+                "cell is {} bytes, over the {MAX_MEDIA_BYTES}-byte limit per media item",
+                bytes.len()
+            ));
+        }
+        Ok(bytes.to_vec())
+    }
+}
+
+impl Iterator for ParquetStream {
+    /// `(row number, media bytes or why not)`.
+    type Item = (usize, Result<Vec<u8>, String>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = self.picks.pop_front()?;
+        if let Some(f) = &self.fatal {
+            return Some((row, Err(f.clone())));
+        }
+        loop {
+            if let Some(b) = &self.batch
+                && self.pos < b.num_rows()
+            {
+                let res = Self::cell(b.column(0), self.pos);
+                self.pos += 1;
+                return Some((row, res));
+            }
+            let next = self.reader.as_mut().and_then(|r| r.next());
+            match next {
+                Some(Ok(b)) => {
+                    self.batch = Some(b);
+                    self.pos = 0;
+                }
+                Some(Err(e)) => {
+                    let msg = format!("corrupt parquet data: {e}");
+                    self.fatal = Some(msg.clone());
+                    return Some((row, Err(msg)));
+                }
+                None => {
+                    let msg = "parquet file ended before this row".to_string();
+                    self.fatal = Some(msg.clone());
+                    return Some((row, Err(msg)));
+                }
+            }
+        }
+    }
+}
