@@ -1,3 +1,4 @@
 //! placeholder
 
 pub mod datasets;
+pub mod report;

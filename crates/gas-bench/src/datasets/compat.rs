@@ -83,11 +83,6 @@ impl FromStr for Label {
     }
 }
 
-/// Binary ground truth used by the report: real → 0, synthetic and semisynthetic → 1.
-pub fn label_is_synthetic(label: Label) -> bool {
-    !matches!(label, Label::Real)
-}
-
 pub fn label_name(label: Label) -> &'static str {
     label.as_str()
 }
