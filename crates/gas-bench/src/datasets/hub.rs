@@ -382,10 +382,10 @@ pub(crate) fn fetch_dataset_files(
         let r = repo.clone();
         match block_on(async move { list_repo_files(&endpoint, &r).await }) {
             Ok(Ok(files)) => {
-                if let Ok(json) = serde_json::to_vec(&files) {
-                    if let Err(e) = write_atomic(&tree_path, &json) {
-                        tracing::warn!("cannot cache the listing at {}: {e}", tree_path.display());
-                    }
+                if let Ok(json) = serde_json::to_vec(&files)
+                    && let Err(e) = write_atomic(&tree_path, &json)
+                {
+                    tracing::warn!("cannot cache the listing at {}: {e}", tree_path.display());
                 }
                 files
             }

@@ -96,13 +96,13 @@ pub(crate) fn list_files(spec: &DatasetSpec, root: &Path) -> Result<Vec<FoundFil
                 .map_err(|e| DatasetError::io(ent.path(), e))?;
             if ft.is_dir() {
                 stack.push((ent.path(), rel));
-            } else if ft.is_file() || (ft.is_symlink() && ent.path().is_file()) {
-                if filter.accepts(&rel) {
-                    out.push(FoundFile {
-                        rel,
-                        abs: ent.path(),
-                    });
-                }
+            } else if (ft.is_file() || (ft.is_symlink() && ent.path().is_file()))
+                && filter.accepts(&rel)
+            {
+                out.push(FoundFile {
+                    rel,
+                    abs: ent.path(),
+                });
             }
         }
     }
