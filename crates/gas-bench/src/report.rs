@@ -81,8 +81,8 @@ fn num(v: Option<&Value>) -> Option<f64> {
 fn fmt_num(x: Option<f64>, digits: usize) -> String {
     match x {
         Some(x) if x.is_finite() => {
-            if x.fract() == 0.0 && x.abs() < 1e15 {
-                format!("{}", x as i64)
+            if digits == 0 && x.abs() < 1e15 {
+                format!("{}", x.round() as i64)
             } else {
                 format!("{x:.digits$}")
             }
@@ -132,7 +132,7 @@ svg{width:100%;height:auto;display:block}
 svg text{font-size:11px;fill:var(--muted)}
 .legend span{display:inline-block;margin-right:12px;font-size:.85rem}
 .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:middle}
-@media (max-width:600px){main{padding:10px}th,td{padding:5px 6px;font-size:13px}}
+@media (max-width:600px){main{padding:10px}th,td{padding:5px 6px;font-size:13px}td:first-child,td.id{white-space:normal;overflow-wrap:anywhere;min-width:9ch}}
 "#;
 
 /// Renders the report. Never fails: missing fields show as "—" and empty predictions produce a
@@ -326,7 +326,7 @@ fn charts(h: &mut String, preds: &[ReportRow]) {
 const W: f64 = 320.0;
 const H: f64 = 240.0;
 const PAD_L: f64 = 36.0;
-const PAD_B: f64 = 28.0;
+const PAD_B: f64 = 40.0;
 const PAD_T: f64 = 10.0;
 const PAD_R: f64 = 10.0;
 
@@ -337,7 +337,17 @@ fn py(y: f64) -> f64 {
     H - PAD_B - y * (H - PAD_B - PAD_T)
 }
 
-fn axes(h: &mut String, y_max_label: &str) {
+fn axes(h: &mut String, y_max_label: &str, y_title: &str) {
+    let _ = write!(
+        h,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">predicted p_synthetic</text>\
+         <text x=\"10\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 10 {:.1})\">{}</text>",
+        px(0.5),
+        H - 8.0,
+        py(0.5),
+        py(0.5),
+        escape_html(y_title)
+    );
     let _ = write!(
         h,
         "<line x1=\"{l}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#888\"/>\
@@ -374,7 +384,7 @@ fn reliability(h: &mut String, preds: &[ReportRow]) {
     h.push_str(&format!(
         "<figure><svg id=\"reliability\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"Reliability diagram\">"
     ));
-    axes(h, "1");
+    axes(h, "1", "fraction synthetic");
     let _ = write!(
         h,
         "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#aaa\" stroke-dasharray=\"4 3\"/>",
@@ -423,9 +433,9 @@ fn reliability(h: &mut String, preds: &[ReportRow]) {
     }
     let _ = write!(
         h,
-        "</svg><figcaption>Reliability: fraction actually synthetic (bars) per bin of predicted \
-         p_synthetic ({RELIABILITY_BINS} bins); red = mean prediction per bin; dashed = perfect \
-         calibration. ECE {ece:.4}.</figcaption></figure>"
+        "</svg><figcaption>Reliability diagram ({RELIABILITY_BINS} bins of predicted p_synthetic): \
+         bars = fraction of samples that are synthetic; red points = (mean predicted p, observed \
+         fraction) per bin; dashed = perfect calibration. ECE {ece:.4}.</figcaption></figure>"
     );
 }
 
@@ -456,7 +466,7 @@ fn histogram(h: &mut String, preds: &[ReportRow]) {
         h,
         "<figure><svg id=\"histogram\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"Histogram of p_synthetic per class\">"
     );
-    axes(h, &max.to_string());
+    axes(h, &max.to_string(), "samples");
     let bw = (px(1.0) - px(0.0)) / HISTOGRAM_BINS as f64;
     let sub = bw / present.len().max(1) as f64;
     for (k, &ci) in present.iter().enumerate() {

@@ -87,6 +87,10 @@ fn fixture() -> (serde_json::Value, Vec<ReportRow>) {
 fn report_has_tables_charts_and_header() {
     let (results, rows) = fixture();
     let html = render_html(&results, &rows);
+    // For looking at it as a person would (e.g. a headless-browser screenshot).
+    if let Some(out) = std::env::var_os("GASCLI_REPORT_SAMPLE") {
+        std::fs::write(out, &html).unwrap();
+    }
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_balanced(&html);
     assert!(html.contains("detector-x") && html.contains("mode small") && html.contains("seed 42"));
