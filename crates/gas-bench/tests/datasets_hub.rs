@@ -155,7 +155,13 @@ fn resumes_from_a_part_file_left_by_an_earlier_run() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("only.zip.part"), &zip_a[..1000]).unwrap();
 
-    let spec = DatasetSpec::new("p", "org/partial", Modality::Image, Label::Real);
+    // The hf:// form of a repo id is accepted too.
+    let spec = DatasetSpec::new(
+        "p",
+        "hf://datasets/org/partial",
+        Modality::Image,
+        Label::Real,
+    );
     let got = read_all(
         &spec,
         &opts(&server.endpoint, cache.path(), Mode::Full, false),

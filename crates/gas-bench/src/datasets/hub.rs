@@ -44,6 +44,25 @@ pub fn looks_like_repo_id(s: &str) -> bool {
     ok(a) && ok(b)
 }
 
+/// The repo id in a catalog `path`: `org/name`, also written `hf://datasets/org/name`,
+/// `datasets/org/name` or `https://huggingface.co/datasets/org/name`. `None` if it is not one.
+pub fn repo_id(path: &str) -> Option<String> {
+    let mut p = path.trim();
+    for prefix in [
+        "hf://datasets/",
+        "https://huggingface.co/datasets/",
+        "http://huggingface.co/datasets/",
+        "datasets/",
+    ] {
+        if let Some(rest) = p.strip_prefix(prefix) {
+            p = rest;
+            break;
+        }
+    }
+    let p = p.trim_end_matches('/');
+    looks_like_repo_id(p).then(|| p.to_string())
+}
+
 /// One file of a hub repo (subset of the tree API's JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepoFile {
@@ -360,10 +379,11 @@ pub fn repo_cache_dir(cache_dir: &Path, repo: &str) -> PathBuf {
 /// yet cached, and returns them as local files.
 pub(crate) fn fetch_dataset_files(
     spec: &DatasetSpec,
+    repo: &str,
     opts: &OpenOptions,
     forced: Option<ContainerKind>,
 ) -> Result<Vec<FoundFile>, DatasetError> {
-    let repo = spec.path.trim().to_string();
+    let repo = repo.to_string();
     let dir = repo_cache_dir(&opts.cache_dir, &repo);
     let tree_path = dir.join(TREE_FILE);
     let not_cached = || DatasetError::NotCached {

@@ -409,9 +409,9 @@ pub fn open(
     let local = Path::new(&spec.path);
     let (files, root_display) = if local.exists() {
         (local::list_files(spec, local)?, local.display().to_string())
-    } else if hub::looks_like_repo_id(&spec.path) {
-        let files = hub::fetch_dataset_files(spec, opts, forced)?;
-        (files, format!("{} (Hugging Face)", spec.path))
+    } else if let Some(repo) = hub::repo_id(&spec.path) {
+        let files = hub::fetch_dataset_files(spec, &repo, opts, forced)?;
+        (files, format!("{repo} (Hugging Face)"))
     } else {
         return Err(DatasetError::NotFound {
             dataset: spec.name.clone(),

@@ -27,6 +27,27 @@ pub struct ParquetListing {
     pub rows: Vec<usize>,
 }
 
+/// Why a parquet file could not be listed: a catalog mistake (stops the dataset) or a damaged
+/// file (reported as one failed item, the run goes on).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListError {
+    Spec {
+        field: &'static str,
+        message: String,
+    },
+    File(String),
+}
+
+impl From<String> for ListError {
+    fn from(s: String) -> Self {
+        ListError::File(s)
+    }
+}
+
+fn spec_err(field: &'static str, message: String) -> ListError {
+    ListError::Spec { field, message }
+}
+
 fn binary_like(dt: &DataType) -> bool {
     matches!(
         dt,
@@ -52,7 +73,7 @@ fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, St
 
 /// Picks the media column: the first of `data_columns` that exists, else (auto) the first binary
 /// or struct{bytes} column, preferring ones named after the modality or `image`/`audio`/`video`.
-fn choose_column(spec: &DatasetSpec, fields: &[&Field]) -> Result<(usize, String), String> {
+fn choose_column(spec: &DatasetSpec, fields: &[&Field]) -> Result<(usize, String), ListError> {
     let names: Vec<String> = fields
         .iter()
         .map(|f| format!("{} ({})", f.name(), f.data_type()))
@@ -61,18 +82,24 @@ fn choose_column(spec: &DatasetSpec, fields: &[&Field]) -> Result<(usize, String
         for want in &spec.data_columns {
             if let Some(i) = fields.iter().position(|f| f.name() == want) {
                 if !media_field(fields[i]) {
-                    return Err(format!(
-                        "data_columns: column {want:?} is {}, not binary or a struct with a `bytes` field",
-                        fields[i].data_type()
+                    return Err(spec_err(
+                        "data_columns",
+                        format!(
+                            "data_columns: column {want:?} is {}, not binary or a struct with a `bytes` field",
+                            fields[i].data_type()
+                        ),
                     ));
                 }
                 return Ok((i, want.clone()));
             }
         }
-        return Err(format!(
-            "data_columns {:?}: none of these columns exist; columns are: {}",
-            spec.data_columns,
-            names.join(", ")
+        return Err(spec_err(
+            "data_columns",
+            format!(
+                "data_columns {:?}: none of these columns exist; columns are: {}",
+                spec.data_columns,
+                names.join(", ")
+            ),
         ));
     }
     let media: Vec<usize> = (0..fields.len())
@@ -96,15 +123,18 @@ fn choose_column(spec: &DatasetSpec, fields: &[&Field]) -> Result<(usize, String
     }
     match media.first() {
         Some(&i) => Ok((i, fields[i].name().clone())),
-        None => Err(format!(
-            "no media column (binary, or struct with a `bytes` field); columns are: {}; set `data_columns` in the catalog",
-            names.join(", ")
+        None => Err(spec_err(
+            "data_columns",
+            format!(
+                "no media column (binary, or struct with a `bytes` field); columns are: {}; set `data_columns` in the catalog",
+                names.join(", ")
+            ),
         )),
     }
 }
 
 /// Value of one cell as text for `filter_value` comparisons.
-fn cell_text(col: &ArrayRef, row: usize) -> Result<Option<String>, String> {
+fn cell_text(col: &ArrayRef, row: usize) -> Result<Option<String>, ListError> {
     if col.is_null(row) {
         return Ok(None);
     }
@@ -125,12 +155,14 @@ fn cell_text(col: &ArrayRef, row: usize) -> Result<Option<String>, String> {
         DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
             let d = col.as_dictionary::<Int32Type>();
             let key = d.keys().value(row);
-            let key = usize::try_from(key).map_err(|_| "negative dictionary key".to_string())?;
+            let key = usize::try_from(key)
+                .map_err(|_| ListError::File("negative dictionary key".to_string()))?;
             d.values().as_string::<i32>().value(key).to_string()
         }
         other => {
-            return Err(format!(
-                "filter_column has type {other}; supported: strings, integers, booleans"
+            return Err(spec_err(
+                "filter_column",
+                format!("column has type {other}; supported: strings, integers, booleans"),
             ));
         }
     }))
@@ -138,7 +170,7 @@ fn cell_text(col: &ArrayRef, row: usize) -> Result<Option<String>, String> {
 
 /// Chooses the media column and the rows passing the filter. Reads only metadata, plus the
 /// filter column when a filter is set.
-pub fn list(path: &Path, spec: &DatasetSpec) -> Result<ParquetListing, String> {
+pub fn list(path: &Path, spec: &DatasetSpec) -> Result<ParquetListing, ListError> {
     let builder = open_builder(path)?;
     let schema = builder.schema().clone();
     let fields: Vec<&Field> = schema.fields().iter().map(|f| f.as_ref()).collect();
@@ -153,9 +185,12 @@ pub fn list(path: &Path, spec: &DatasetSpec) -> Result<ParquetListing, String> {
     };
     let Some(fi) = fields.iter().position(|f| f.name() == fcol) else {
         let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
-        return Err(format!(
-            "filter_column {fcol:?} does not exist; columns are: {}",
-            names.join(", ")
+        return Err(spec_err(
+            "filter_column",
+            format!(
+                "filter_column {fcol:?} does not exist; columns are: {}",
+                names.join(", ")
+            ),
         ));
     };
     let mask = ProjectionMask::roots(builder.parquet_schema(), [fi]);

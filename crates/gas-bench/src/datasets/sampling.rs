@@ -141,28 +141,22 @@ pub(crate) fn plan(
                 }
                 Listed::Tar(t.entries)
             }),
-            ContainerKind::Parquet => {
-                pq::list(&f.abs, spec).map(|p| Listed::Parquet(p.column, p.rows))
-            }
+            ContainerKind::Parquet => match pq::list(&f.abs, spec) {
+                Ok(p) => Ok(Listed::Parquet(p.column, p.rows)),
+                Err(pq::ListError::File(reason)) => Err(reason),
+                // A catalog mistake (wrong column names), not a damaged file: stop here.
+                Err(pq::ListError::Spec { field, message }) => {
+                    return Err(DatasetError::InvalidSpec {
+                        dataset: name.to_string(),
+                        field: field.into(),
+                        message: format!("{}: {message}", f.rel),
+                    });
+                }
+            },
         };
         let l = match l {
             Ok(l) => l,
             Err(reason) => {
-                if kind == ContainerKind::Parquet && reason.contains("data_columns") {
-                    // A wrong column name is a catalog mistake, not a corrupt file: stop.
-                    return Err(DatasetError::InvalidSpec {
-                        dataset: name.to_string(),
-                        field: "data_columns".into(),
-                        message: format!("{}: {reason}", f.rel),
-                    });
-                }
-                if reason.contains("filter_column") {
-                    return Err(DatasetError::InvalidSpec {
-                        dataset: name.to_string(),
-                        field: "filter_column".into(),
-                        message: format!("{}: {reason}", f.rel),
-                    });
-                }
                 errors.push(src_err(reason));
                 continue;
             }
