@@ -472,3 +472,53 @@ fn truncated_tar_keeps_earlier_entries_and_reports_the_damage() {
         "{bad:?}"
     );
 }
+
+#[test]
+fn source_format_as_the_network_writes_it() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("mixed");
+    write(&d.join("a.mp4"), b"v1");
+    write(&d.join("b.webm"), b"v2");
+    make_zip(
+        &d.join("c.zip"),
+        &[("in.mp4", b"v3")],
+        zip::CompressionMethod::Stored,
+    );
+    let mut spec = DatasetSpec::new("m", d.to_str().unwrap(), Modality::Video, Label::Real);
+    let run = |spec: &DatasetSpec| ids(&collect(spec, &opts(Mode::Full, 0, t.path())).0);
+    assert_eq!(run(&spec), ["a.mp4", "b.webm", "c.zip/in.mp4"], "auto");
+    spec.source_format = Some(".mp4".into());
+    assert_eq!(
+        run(&spec),
+        ["a.mp4"],
+        "a media extension means loose files of that type"
+    );
+    spec.source_format = Some("zip".into());
+    assert_eq!(run(&spec), ["c.zip/in.mp4"]);
+    spec.source_format = Some("mp4,webm".into());
+    assert_eq!(run(&spec), ["a.mp4", "b.webm"]);
+    spec.source_format = Some("something-new".into());
+    assert_eq!(
+        run(&spec).len(),
+        3,
+        "unknown format → auto-detect, not an error"
+    );
+
+    // Loose files: media_per_archive × archives_per_dataset of them.
+    for i in 0..10 {
+        write(&d.join(format!("more/{i}.mp4")), b"v");
+    }
+    spec.source_format = Some("mp4".into());
+    spec.media_per_archive = 2;
+    spec.archives_per_dataset = 3;
+    assert_eq!(run(&spec).len(), 6);
+
+    // Catalog lists are accepted.
+    let cat = t.path().join("c.yaml");
+    write(
+        &cat,
+        b"datasets:\n  - name: x\n    path: mixed\n    modality: video\n    media_type: real\n    source_format: [mp4, .webm]\n",
+    );
+    let specs = load_catalog(&cat).unwrap();
+    assert_eq!(specs[0].source_format.as_deref(), Some("mp4,.webm"));
+}

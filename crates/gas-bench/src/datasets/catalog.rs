@@ -22,7 +22,8 @@ struct RawSpec {
     path: Option<String>,
     modality: Option<String>,
     media_type: Option<String>,
-    source_format: Option<String>,
+    #[serde(default)]
+    source_format: Option<StrOrList>,
     media_per_archive: Option<i64>,
     archives_per_dataset: Option<i64>,
     #[serde(default)]
@@ -115,11 +116,10 @@ pub fn load_catalog(path: &Path) -> Result<Vec<DatasetSpec>, DatasetError> {
         let media_type =
             parse_label(&non_empty(r.media_type).ok_or_else(|| missing("media_type"))?)
                 .map_err(|m| field_err("media_type", m))?;
-        let source_format = non_empty(r.source_format);
-        if let Some(f) = &source_format {
-            super::ContainerKind::from_source_format(f)
-                .map_err(|m| field_err("source_format", m))?;
-        }
+        let source_format = r
+            .source_format
+            .map(|f| f.into_vec().join(","))
+            .filter(|s| !s.trim().is_empty());
         let media_per_archive = r.media_per_archive.unwrap_or(-1);
         let archives_per_dataset = r.archives_per_dataset.unwrap_or(-1);
         for (field, v) in [

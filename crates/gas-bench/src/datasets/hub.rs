@@ -13,7 +13,7 @@
 
 use super::local::PathFilter;
 use super::sampling::{choose, rng_for};
-use super::{ContainerKind, DatasetError, DatasetSpec, FoundFile, OpenOptions, is_media_name};
+use super::{DatasetError, DatasetSpec, FoundFile, OpenOptions, SourceFilter};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::header::{AUTHORIZATION, LINK, RANGE};
 use reqwest::{StatusCode, Url};
@@ -381,7 +381,7 @@ pub(crate) fn fetch_dataset_files(
     spec: &DatasetSpec,
     repo: &str,
     opts: &OpenOptions,
-    forced: Option<ContainerKind>,
+    source: &SourceFilter,
 ) -> Result<Vec<FoundFile>, DatasetError> {
     let repo = repo.to_string();
     let dir = repo_cache_dir(&opts.cache_dir, &repo);
@@ -439,14 +439,10 @@ pub(crate) fn fetch_dataset_files(
         .collect();
     let containers: Vec<RepoFile> = usable
         .iter()
-        .filter(|f| match (ContainerKind::from_name(&f.path), forced) {
-            (Some(k), Some(want)) => k == want,
-            (Some(_), None) => true,
-            (None, _) => false,
-        })
+        .filter(|f| source.container(&f.path).is_some())
         .cloned()
         .collect();
-    let chosen: Vec<RepoFile> = if !containers.is_empty() {
+    let chosen: Vec<RepoFile> = if !containers.is_empty() && !source.media_only() {
         let cap = usize::try_from(spec.archives_per_dataset)
             .ok()
             .or(opts.mode.remote_archive_cap());
@@ -458,21 +454,32 @@ pub(crate) fn fetch_dataset_files(
                 .collect(),
             None => containers,
         }
-    } else if forced.is_none() {
+    } else {
+        // Loose media files: media_per_archive × archives_per_dataset of them (as the network
+        // counts), and never more than the mode needs.
         let media: Vec<RepoFile> = usable
             .into_iter()
-            .filter(|f| is_media_name(&f.path, spec.modality))
+            .filter(|f| source.media(&f.path, spec.modality))
             .collect();
-        let mut rng = rng_for(opts.seed, &spec.name, "mode");
-        match opts.mode.per_dataset_limit() {
+        let by_spec = match (
+            usize::try_from(spec.media_per_archive),
+            usize::try_from(spec.archives_per_dataset),
+        ) {
+            (Ok(m), Ok(a)) => Some(m.saturating_mul(a)),
+            _ => None,
+        };
+        let cap = match (by_spec, opts.mode.per_dataset_limit()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut rng = rng_for(opts.seed, &spec.name, "loose");
+        match cap {
             Some(k) => choose(media.len(), k, &mut rng)
                 .into_iter()
                 .map(|i| media[i].clone())
                 .collect(),
             None => media,
         }
-    } else {
-        Vec::new()
     };
 
     let mut out = Vec::with_capacity(chosen.len());

@@ -350,19 +350,70 @@ impl ContainerKind {
             None
         }
     }
+}
 
-    /// Kind named by a catalog's `source_format`; `Ok(None)` for formats that mean loose files.
-    pub fn from_source_format(fmt: &str) -> Result<Option<Self>, String> {
-        match fmt.trim().to_ascii_lowercase().as_str() {
-            "" | "auto" => Ok(None),
-            "zip" => Ok(Some(ContainerKind::Zip)),
-            "tar" | "tar.gz" | "tgz" | "targz" => Ok(Some(ContainerKind::Tar)),
-            "parquet" => Ok(Some(ContainerKind::Parquet)),
-            "folder" | "files" | "image" | "video" | "audio" | "raw" => Ok(None),
-            other => Err(format!(
-                "unknown source_format {other:?} (expected parquet, zip, tar, folder, or empty for auto-detect)"
-            )),
+/// What a spec's `source_format` lets through. The network's catalogs write it as a container
+/// format (`parquet`, `zip`, `tar`, `.tar.gz`), as a media extension (`mp4`, `.jpg`: loose media
+/// files of that type), as a list of those, or leave it empty (auto-detect: every container and
+/// every media file of the modality). Unknown words are ignored (auto-detect) with a warning, so a
+/// catalog with a format we do not know still loads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceFilter {
+    /// Accepted container kinds (empty with empty `media_exts` = auto).
+    pub containers: Vec<ContainerKind>,
+    /// Accepted loose-media extensions, lower case, no dot.
+    pub media_exts: Vec<String>,
+}
+
+impl SourceFilter {
+    /// Parses `source_format` (comma-separated when the catalog gave a list).
+    pub fn parse(source_format: Option<&str>, modality: Modality) -> Self {
+        let mut f = SourceFilter::default();
+        for word in source_format.unwrap_or("").split(',') {
+            let w = word.trim().trim_start_matches('.').to_ascii_lowercase();
+            match w.as_str() {
+                "" | "auto" => {}
+                "parquet" => f.containers.push(ContainerKind::Parquet),
+                "zip" => f.containers.push(ContainerKind::Zip),
+                "tar" | "tar.gz" | "tgz" | "targz" => f.containers.push(ContainerKind::Tar),
+                ext if media_extensions(modality).contains(&ext) => f.media_exts.push(w.clone()),
+                other => tracing::warn!(
+                    "source_format {other:?} is not parquet, zip, tar or a {modality} extension; auto-detecting"
+                ),
+            }
         }
+        f
+    }
+
+    /// Auto-detect: nothing was named.
+    pub fn is_auto(&self) -> bool {
+        self.containers.is_empty() && self.media_exts.is_empty()
+    }
+
+    /// True when only loose media were named (`source_format: mp4`).
+    pub fn media_only(&self) -> bool {
+        self.containers.is_empty() && !self.media_exts.is_empty()
+    }
+
+    /// Container kind of `name` if it is an accepted container.
+    pub fn container(&self, name: &str) -> Option<ContainerKind> {
+        let k = ContainerKind::from_name(name)?;
+        (self.is_auto() || self.containers.contains(&k)).then_some(k)
+    }
+
+    /// True when `name` is an accepted loose media file.
+    pub fn media(&self, name: &str, modality: Modality) -> bool {
+        if !is_media_name(name, modality) {
+            return false;
+        }
+        if self.is_auto() {
+            return true;
+        }
+        let ext = name
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        self.media_exts.contains(&ext)
     }
 }
 
@@ -383,16 +434,7 @@ pub fn open(
     spec: &DatasetSpec,
     opts: &OpenOptions,
 ) -> Result<Box<dyn Iterator<Item = Result<Sample, DatasetError>> + Send>, DatasetError> {
-    let forced = match &spec.source_format {
-        Some(f) => {
-            ContainerKind::from_source_format(f).map_err(|message| DatasetError::InvalidSpec {
-                dataset: spec.name.clone(),
-                field: "source_format".into(),
-                message,
-            })?
-        }
-        None => None,
-    };
+    let filter = SourceFilter::parse(spec.source_format.as_deref(), spec.modality);
     for (field, v) in [
         ("media_per_archive", spec.media_per_archive),
         ("archives_per_dataset", spec.archives_per_dataset),
@@ -410,7 +452,7 @@ pub fn open(
     let (files, root_display) = if local.exists() {
         (local::list_files(spec, local)?, local.display().to_string())
     } else if let Some(repo) = hub::repo_id(&spec.path) {
-        let files = hub::fetch_dataset_files(spec, &repo, opts, forced)?;
+        let files = hub::fetch_dataset_files(spec, &repo, opts, &filter)?;
         (files, format!("{repo} (Hugging Face)"))
     } else {
         return Err(DatasetError::NotFound {
@@ -419,7 +461,7 @@ pub fn open(
         });
     };
 
-    let plan = sampling::plan(spec, opts, forced, files)?;
+    let plan = sampling::plan(spec, opts, &filter, files)?;
     if plan.is_empty() {
         let exts = media_extensions(spec.modality).join(", ");
         return Err(DatasetError::Empty {

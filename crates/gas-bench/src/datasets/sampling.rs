@@ -10,7 +10,7 @@ use super::archive::{self, ArchiveEntry, ZipReader};
 use super::parquet::{self as pq, ParquetStream};
 use super::{
     ContainerKind, DatasetError, DatasetSpec, FoundFile, Label, Media, OpenOptions, Sample,
-    entry_error, is_media_name,
+    SourceFilter, entry_error,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -93,7 +93,7 @@ impl Listed {
 pub(crate) fn plan(
     spec: &DatasetSpec,
     opts: &OpenOptions,
-    forced: Option<ContainerKind>,
+    filter: &SourceFilter,
     files: Vec<FoundFile>,
 ) -> Result<Plan, DatasetError> {
     let name = spec.name.as_str();
@@ -101,22 +101,31 @@ pub(crate) fn plan(
     let mut containers = Vec::new();
     let single_file = std::path::Path::new(&spec.path).is_file();
     for f in files {
-        let kind = ContainerKind::from_name(&f.rel);
-        match forced {
-            None => {
-                if let Some(k) = kind {
-                    containers.push((f, k));
-                } else if is_media_name(&f.rel, spec.modality) {
-                    loose.push(f);
-                }
-            }
-            // An explicit source_format: only containers of that kind (or the one file named by
-            // `path`, whatever its extension).
-            Some(want) => {
-                if kind == Some(want) || (kind.is_none() && single_file) {
-                    containers.push((f, want));
-                }
-            }
+        if let Some(k) = filter.container(&f.rel) {
+            containers.push((f, k));
+        } else if filter.media(&f.rel, spec.modality) {
+            loose.push(f);
+        } else if single_file
+            && ContainerKind::from_name(&f.rel).is_none()
+            && let [k] = filter.containers.as_slice()
+        {
+            // The one file named by `path`, with an explicit format but an odd extension.
+            containers.push((f, *k));
+        }
+    }
+
+    // Loose media: the network counts media_per_archive × archives_per_dataset files.
+    if let (Some(m), Some(a)) = (
+        limit(spec.media_per_archive),
+        limit(spec.archives_per_dataset),
+    ) {
+        let k = m.saturating_mul(a);
+        if k < loose.len() {
+            let mut rng = rng_for(opts.seed, name, "loose");
+            loose = choose(loose.len(), k, &mut rng)
+                .into_iter()
+                .map(|i| loose[i].clone())
+                .collect();
         }
     }
 
