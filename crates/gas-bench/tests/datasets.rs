@@ -441,6 +441,22 @@ fn tar_and_tar_gz_archives() {
     );
     assert_eq!(ok[2].media, Media::Bytes(big.clone()));
 
+    // With sampling (listing pass, then a second pass reading only the picks).
+    let mut lim = spec.clone();
+    lim.media_per_archive = 1;
+    let (ok, bad) = collect(&lim, &opts(Mode::Debug, 0, t.path()));
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(ok.len(), 2, "one per archive");
+    for s in &ok {
+        let want: &[u8] = match s.id.as_str() {
+            "packed.tar.gz/three.mp3" => b"ID3x",
+            "plain.tar/v/one.wav" => b"RIFF1",
+            "plain.tar/v/two.flac" => &big,
+            other => panic!("unexpected {other}"),
+        };
+        assert_eq!(s.media, Media::Bytes(want.to_vec()));
+    }
+
     // source_format restricts to tar files; a single archive file as `path` works too.
     let mut one = DatasetSpec::new(
         "one",
@@ -469,6 +485,16 @@ fn truncated_tar_keeps_earlier_entries_and_reports_the_damage() {
     assert!(
         bad.iter()
             .any(|e| e.sample().is_some_and(|(_, id)| id.starts_with("cut.tar"))),
+        "{bad:?}"
+    );
+    // Same through the sampling path (listing pass + picks).
+    let mut lim = spec.clone();
+    lim.media_per_archive = 10;
+    let (ok, bad) = collect(&lim, &opts(Mode::Small, 0, t.path()));
+    assert_eq!(ids(&ok), ["cut.tar/a.png"]);
+    assert!(
+        bad.iter()
+            .any(|e| e.sample() == Some(("tr", "cut.tar/b.png"))),
         "{bad:?}"
     );
 }

@@ -137,6 +137,106 @@ pub struct TarListing {
     pub error: Option<String>,
 }
 
+/// The media entry for tar entry `i`, or `None` when it is not a media file of `modality`.
+fn classify_tar_entry<R: Read>(
+    ent: &tar::Entry<'_, R>,
+    i: usize,
+    modality: Modality,
+) -> Option<ArchiveEntry> {
+    let kind = ent.header().entry_type();
+    let name = match ent.path() {
+        Ok(p) => p.to_string_lossy().into_owned(),
+        Err(e) => format!("<entry {i}: bad name: {e}>"),
+    };
+    if kind.is_dir() || !is_media_name(&name, modality) {
+        return None;
+    }
+    let refused = if kind.is_symlink() || kind.is_hard_link() {
+        Some(format!("refused: {name:?} is a link"))
+    } else if !kind.is_file() {
+        Some(format!("refused: {name:?} is not a regular file"))
+    } else {
+        unsafe_name(&name)
+    };
+    Some(ArchiveEntry {
+        index: i,
+        name,
+        size: ent.header().size().unwrap_or(0),
+        refused,
+    })
+}
+
+/// Streams *every* media entry of a tar in a single pass (no listing pass first): used when no
+/// sampling applies (full mode, `media_per_archive: -1`), which halves the work on big tar.gz
+/// files. A damaged archive ends the stream with one error item whose entry name is empty.
+pub fn stream_tar_all(
+    path: &Path,
+    modality: Modality,
+) -> impl Iterator<Item = (ArchiveEntry, Result<Vec<u8>, String>)> + Send + use<> {
+    let (tx, rx) = mpsc::sync_channel::<(ArchiveEntry, Result<Vec<u8>, String>)>(1);
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let whole = |i: usize, why: String| {
+            (
+                ArchiveEntry {
+                    index: i,
+                    name: String::new(),
+                    size: 0,
+                    refused: None,
+                },
+                Err(why),
+            )
+        };
+        let mut ar = match open_tar(&path) {
+            Ok(a) => a,
+            Err(e) => {
+                let _ = tx.send(whole(0, e));
+                return;
+            }
+        };
+        let entries = match ar.entries() {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = tx.send(whole(0, format!("not a readable tar archive: {e}")));
+                return;
+            }
+        };
+        for (i, ent) in entries.enumerate() {
+            if i >= MAX_ENTRIES {
+                let _ = tx.send(whole(
+                    i,
+                    format!("more than {MAX_ENTRIES} entries; the rest were ignored"),
+                ));
+                return;
+            }
+            let ent = match ent {
+                Ok(e) => e,
+                Err(e) => {
+                    let _ = tx.send(whole(
+                        i,
+                        format!("corrupt or truncated tar after entry {i}: {e}"),
+                    ));
+                    return;
+                }
+            };
+            let Some(entry) = classify_tar_entry(&ent, i, modality) else {
+                continue;
+            };
+            let res = match &entry.refused {
+                Some(r) => Err(r.clone()),
+                None => {
+                    let declared = ent.header().size().ok();
+                    read_media(ent, declared)
+                }
+            };
+            if tx.send((entry, res)).is_err() {
+                return;
+            }
+        }
+    });
+    rx.into_iter()
+}
+
 /// Lists the media entries of a tar / tar.gz in one streaming pass (names only).
 pub fn list_tar(path: &Path, modality: Modality) -> Result<TarListing, String> {
     let mut ar = open_tar(path)?;
@@ -158,27 +258,9 @@ pub fn list_tar(path: &Path, modality: Modality) -> Result<TarListing, String> {
                 break;
             }
         };
-        let kind = ent.header().entry_type();
-        let name = match ent.path() {
-            Ok(p) => p.to_string_lossy().into_owned(),
-            Err(e) => format!("<entry {i}: bad name: {e}>"),
-        };
-        if kind.is_dir() || !is_media_name(&name, modality) {
-            continue;
+        if let Some(e) = classify_tar_entry(&ent, i, modality) {
+            listing.entries.push(e);
         }
-        let refused = if kind.is_symlink() || kind.is_hard_link() {
-            Some(format!("refused: {name:?} is a link"))
-        } else if !kind.is_file() {
-            Some(format!("refused: {name:?} is not a regular file"))
-        } else {
-            unsafe_name(&name)
-        };
-        listing.entries.push(ArchiveEntry {
-            index: i,
-            name,
-            size: ent.header().size().unwrap_or(0),
-            refused,
-        });
     }
     Ok(listing)
 }

@@ -9,8 +9,9 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
+    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection,
 };
+use parquet::file::metadata::PageIndexPolicy;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::Path;
@@ -244,7 +245,11 @@ impl ParquetStream {
         column: &str,
         picks: &VecDeque<usize>,
     ) -> Result<ParquetRecordBatchReader, String> {
-        let builder = open_builder(path)?;
+        // The offset index (when the file has one) lets the row selection skip whole pages.
+        let f = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        let options = ArrowReaderOptions::new().with_offset_index_policy(PageIndexPolicy::Optional);
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(f, options)
+            .map_err(|e| format!("not a readable parquet file: {e}"))?;
         let idx = builder
             .schema()
             .fields()

@@ -55,6 +55,8 @@ pub(crate) enum Unit {
     Loose(Vec<FoundFile>),
     Zip(FoundFile, Vec<ArchiveEntry>),
     Tar(FoundFile, Vec<ArchiveEntry>),
+    /// Every media entry of a tar, streamed without a listing pass (no sampling applies).
+    TarAll(FoundFile),
     Parquet(FoundFile, String, Vec<usize>),
     Error(DatasetError),
 }
@@ -69,7 +71,7 @@ impl Plan {
             Unit::Loose(v) => v.is_empty(),
             Unit::Zip(_, v) | Unit::Tar(_, v) => v.is_empty(),
             Unit::Parquet(_, _, v) => v.is_empty(),
-            Unit::Error(_) => false,
+            Unit::TarAll(_) | Unit::Error(_) => false,
         })
     }
 }
@@ -139,7 +141,14 @@ pub(crate) fn plan(
     // list + media_per_archive
     let mut errors = Vec::new();
     let mut listed: Vec<(FoundFile, Listed)> = Vec::new();
+    // With nothing to sample, tar files are streamed in one pass instead of listed first.
+    let no_sampling = opts.mode.per_dataset_limit().is_none() && spec.media_per_archive < 0;
+    let mut tar_all = Vec::new();
     for (f, kind) in containers {
+        if no_sampling && kind == ContainerKind::Tar {
+            tar_all.push(f);
+            continue;
+        }
         let id = f.rel.clone();
         let src_err = |reason: String| entry_error(name, id.clone(), reason);
         let l = match kind {
@@ -224,6 +233,7 @@ pub(crate) fn plan(
             keep.into_iter().map(|i| loose[i].clone()).collect(),
         ));
     }
+    units.extend(tar_all.into_iter().map(Unit::TarAll));
     for (f, l) in listed {
         let keep = take(l.len());
         if keep.is_empty() {
@@ -244,6 +254,7 @@ type ItemIter = Box<dyn Iterator<Item = Result<Sample, DatasetError>> + Send>;
 pub(crate) struct SampleIter {
     dataset: String,
     label: Label,
+    modality: super::Modality,
     units: std::vec::IntoIter<Unit>,
     current: Option<ItemIter>,
 }
@@ -253,6 +264,7 @@ impl SampleIter {
         SampleIter {
             dataset: spec.name.clone(),
             label: spec.media_type,
+            modality: spec.modality,
             units: plan.units.into_iter(),
             current: None,
         }
@@ -300,6 +312,23 @@ impl SampleIter {
                         Err(why) => Err(entry_error(&ds, id, why)),
                     }
                 }))
+            }
+            Unit::TarAll(f) => {
+                let rel = f.rel.clone();
+                let modality = self.modality;
+                Box::new(
+                    archive::stream_tar_all(&f.abs, modality).map(move |(e, res)| {
+                        let id = if e.name.is_empty() {
+                            rel.clone()
+                        } else {
+                            format!("{rel}/{}", e.name)
+                        };
+                        match res {
+                            Ok(b) => Ok(sample(id, Media::Bytes(b))),
+                            Err(why) => Err(entry_error(&ds, id, why)),
+                        }
+                    }),
+                )
             }
             Unit::Parquet(f, column, rows) => {
                 let rel = f.rel.clone();
