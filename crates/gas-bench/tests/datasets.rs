@@ -470,6 +470,30 @@ fn tar_and_tar_gz_archives() {
 }
 
 #[test]
+fn archives_without_media_are_an_empty_dataset() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("nomedia");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("docs.tar"), make_tar(&[("readme.txt", b"hi")])).unwrap();
+    make_zip(
+        &d.join("docs.zip"),
+        &[("notes.txt", b"x")],
+        zip::CompressionMethod::Stored,
+    );
+    let spec = DatasetSpec::new("nm", d.to_str().unwrap(), Modality::Image, Label::Real);
+    for mode in [Mode::Full, Mode::Debug] {
+        let items: Vec<_> = match open(&spec, &opts(mode, 0, t.path())) {
+            Err(e) => vec![Err(e)],
+            Ok(it) => it.collect(),
+        };
+        assert_eq!(items.len(), 1, "{mode}: {items:?}");
+        let err = items.into_iter().next().unwrap().unwrap_err();
+        assert!(matches!(err, DatasetError::Empty { .. }), "{mode}: {err:?}");
+        assert!(err.to_string().contains("nomedia"), "{err}");
+    }
+}
+
+#[test]
 fn truncated_tar_keeps_earlier_entries_and_reports_the_damage() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().join("trunc");

@@ -257,6 +257,11 @@ pub(crate) struct SampleIter {
     modality: super::Modality,
     units: std::vec::IntoIter<Unit>,
     current: Option<ItemIter>,
+    /// Items handed out so far; a dataset that turns out to hold nothing (e.g. only an empty
+    /// tar streamed without listing) ends with one `Empty` error instead of silently.
+    yielded: usize,
+    path: String,
+    finished: bool,
 }
 
 impl SampleIter {
@@ -267,6 +272,9 @@ impl SampleIter {
             modality: spec.modality,
             units: plan.units.into_iter(),
             current: None,
+            yielded: 0,
+            path: spec.path.clone(),
+            finished: false,
         }
     }
 
@@ -353,11 +361,22 @@ impl Iterator for SampleIter {
         loop {
             if let Some(cur) = self.current.as_mut() {
                 if let Some(item) = cur.next() {
+                    self.yielded += 1;
                     return Some(item);
                 }
                 self.current = None;
             }
-            let unit = self.units.next()?;
+            let Some(unit) = self.units.next() else {
+                if self.yielded == 0 && !self.finished {
+                    self.finished = true;
+                    return Some(Err(DatasetError::Empty {
+                        dataset: self.dataset.clone(),
+                        path: self.path.clone(),
+                        detail: format!("its archives hold no {} media", self.modality),
+                    }));
+                }
+                return None;
+            };
             self.current = Some(self.open_unit(unit));
         }
     }
