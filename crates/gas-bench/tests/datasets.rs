@@ -82,6 +82,12 @@ fn sampling_is_seeded_reproducible_and_bounded_by_mode() {
     let run = |mode, seed| ids(&collect(&spec, &opts(mode, seed, t.path())).0);
     let a = run(Mode::Debug, 7);
     assert_eq!(a.len(), Mode::DEBUG_PER_DATASET);
+    let it = open(&spec, &opts(Mode::Small, 7, t.path())).unwrap();
+    assert_eq!(
+        it.size_hint(),
+        (100, Some(100)),
+        "known up front, for progress bars"
+    );
     assert_eq!(a, run(Mode::Debug, 7), "same seed, same sample");
     assert_ne!(a, run(Mode::Debug, 8), "another seed, another sample");
     let mut sorted = a.clone();

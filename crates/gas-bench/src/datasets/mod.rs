@@ -429,7 +429,10 @@ pub(crate) struct FoundFile {
 /// seed give the same ids in the same order.
 ///
 /// Corrupt, empty, oversized or unsafe entries come out as `Err(DatasetError::Entry)` items; the
-/// iterator keeps going after them. A dataset with no media at all is an `Err` from `open`.
+/// iterator keeps going after them. A dataset with no media at all is an `Err` from `open` (or,
+/// when that is only found out while streaming tar files, a final `Err(DatasetError::Empty)`).
+/// `size_hint()` is exact (for progress bars) unless tar files are streamed without a listing
+/// pass (full mode, `media_per_archive: -1`).
 pub fn open(
     spec: &DatasetSpec,
     opts: &OpenOptions,

@@ -66,6 +66,21 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// Items the plan will yield, or `None` when some tar is streamed without a listing.
+    fn planned(&self) -> Option<usize> {
+        self.units.iter().try_fold(0usize, |acc, u| {
+            Some(
+                acc + match u {
+                    Unit::Loose(v) => v.len(),
+                    Unit::Zip(_, v) | Unit::Tar(_, v) => v.len(),
+                    Unit::Parquet(_, _, v) => v.len(),
+                    Unit::Error(_) => 1,
+                    Unit::TarAll(_) => return None,
+                },
+            )
+        })
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.units.iter().all(|u| match u {
             Unit::Loose(v) => v.is_empty(),
@@ -262,11 +277,15 @@ pub(crate) struct SampleIter {
     yielded: usize,
     path: String,
     finished: bool,
+    /// Exact number of items still to come, when known (see [`Plan::planned`]).
+    remaining: Option<usize>,
 }
 
 impl SampleIter {
     pub(crate) fn new(spec: &DatasetSpec, plan: Plan) -> Self {
+        let remaining = plan.planned();
         SampleIter {
+            remaining,
             dataset: spec.name.clone(),
             label: spec.media_type,
             modality: spec.modality,
@@ -362,6 +381,9 @@ impl Iterator for SampleIter {
             if let Some(cur) = self.current.as_mut() {
                 if let Some(item) = cur.next() {
                     self.yielded += 1;
+                    if let Some(r) = self.remaining.as_mut() {
+                        *r = r.saturating_sub(1);
+                    }
                     return Some(item);
                 }
                 self.current = None;
@@ -378,6 +400,15 @@ impl Iterator for SampleIter {
                 return None;
             };
             self.current = Some(self.open_unit(unit));
+        }
+    }
+
+    /// Exact (`(n, Some(n))`) when every archive was listed, i.e. unless tar files are streamed
+    /// without a listing pass (full mode with `media_per_archive: -1`).
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self.remaining {
+            Some(n) => (n, Some(n)),
+            None => (0, None),
         }
     }
 }
