@@ -6,6 +6,8 @@
 //! `models/`). It must not implement package validation, scoring, signatures or the benchmark
 //! itself: those belong to `gas-package`, `gas-score`, `gas-chain` and `gas-bench`.
 
+pub mod api;
+pub mod auth;
 pub mod db;
 pub mod error;
 pub mod store;
