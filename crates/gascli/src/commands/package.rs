@@ -8,4 +8,3 @@ pub struct Args {}
 pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
     anyhow::bail!("this command is not available in this build yet")
 }
-

@@ -15,4 +15,3 @@ pub struct WorkerArgs {}
 pub fn worker(_args: WorkerArgs) -> anyhow::Result<ExitCode> {
     anyhow::bail!("this command is not available in this build yet")
 }
-

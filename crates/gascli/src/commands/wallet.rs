@@ -15,4 +15,3 @@ pub struct SignArgs {}
 pub fn sign(_args: SignArgs) -> anyhow::Result<ExitCode> {
     anyhow::bail!("this command is not available in this build yet")
 }
-
