@@ -1,0 +1,173 @@
+//! The bench.md crop rule and an OpenCV-`INTER_LINEAR`-exact bilinear resize for RGB `u8`.
+//!
+//! Hand-written on purpose (stack.md): general-purpose resizers (e.g. `fast_image_resize`)
+//! antialias when downscaling, which OpenCV's `INTER_LINEAR` does not, so their pixels differ.
+//! This reproduces `cv2.resize(src, (W, H), interpolation=cv2.INTER_LINEAR)` bit for bit
+//! (opencv-python-headless 5.0, checked by `tests/parity.rs` on random up/down sizes):
+//!
+//! * source coordinate `f = (float)((d + 0.5) * scale - 0.5)` with `scale = 1 / (dst / src)`
+//!   computed in `f64` then rounded to `f32`, `s = floor(f)`, `f -= s`;
+//! * columns: `s < 0` → `s = 0, f = 0`; `s >= w - 1` → `s = w - 1, f = 0`; rows are clamped
+//!   per tap instead (`clip(s + k, 0, h - 1)`), keeping `f`;
+//! * coefficients `cvRound((1 - f) * 2048)`, `cvRound(f * 2048)` (round half to even);
+//! * horizontal pass into `i32`: `p0 * c0 + p1 * c1` (or `p * 2048` at the right edge);
+//! * vertical pass as OpenCV's SIMD `VResizeLinearVec_32s8u` computes it:
+//!   `((s0 >> 4) * b0 >> 16) + ((s1 >> 4) * b1 >> 16)`, then `(v + 2) >> 2` saturated to
+//!   `u8`. (OpenCV's scalar formula `(s0*b0 + s1*b1 + 2^21) >> 22` differs by 1 on ~5 % of
+//!   pixels; cv2 uses the SIMD form for every pixel, tails included.)
+//!
+//! The exact-2× case, which OpenCV routes to `INTER_AREA`, gives the same values as this
+//! formula (both average the 2×2 block with round-half-up), so no special path is needed.
+
+/// Fixed-point scale of OpenCV's resize coefficients (`INTER_RESIZE_COEF_SCALE`).
+const COEF_SCALE: f32 = 2048.0;
+
+/// One output coordinate: first source index and the two fixed-point weights.
+#[derive(Clone, Copy, Debug)]
+struct Tap {
+    src: usize,
+    c0: i32,
+    c1: i32,
+}
+
+/// `saturate_cast<short>(float)`: round half to even (`cvRound` uses `lrint`).
+fn round_coef(v: f32) -> i32 {
+    v.round_ties_even() as i32
+}
+
+fn source_pos(d: usize, scale: f64) -> (i64, f32) {
+    let f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+    let s = f.floor();
+    (s as i64, f - s)
+}
+
+fn column_taps(src: usize, dst: usize) -> Vec<Tap> {
+    let scale = 1.0 / (dst as f64 / src as f64);
+    (0..dst)
+        .map(|d| {
+            let (mut s, mut f) = source_pos(d, scale);
+            if s < 0 {
+                s = 0;
+                f = 0.0;
+            }
+            if s >= src as i64 - 1 {
+                s = src as i64 - 1;
+                f = 0.0;
+            }
+            Tap {
+                src: s as usize,
+                c0: round_coef((1.0 - f) * COEF_SCALE),
+                c1: round_coef(f * COEF_SCALE),
+            }
+        })
+        .collect()
+}
+
+/// Rows keep `f` and clamp each of the two taps to the image.
+fn row_taps(src: usize, dst: usize) -> Vec<(usize, usize, i32, i32)> {
+    let scale = 1.0 / (dst as f64 / src as f64);
+    let last = src as i64 - 1;
+    (0..dst)
+        .map(|d| {
+            let (s, f) = source_pos(d, scale);
+            (
+                s.clamp(0, last) as usize,
+                (s + 1).clamp(0, last) as usize,
+                round_coef((1.0 - f) * COEF_SCALE),
+                round_coef(f * COEF_SCALE),
+            )
+        })
+        .collect()
+}
+
+/// A borrowed window of an interleaved RGB `u8` image.
+#[derive(Clone, Copy, Debug)]
+pub struct RgbView<'a> {
+    /// Whole-image pixel data, row-major, 3 bytes per pixel.
+    pub data: &'a [u8],
+    /// Bytes per row of `data`.
+    pub stride: usize,
+    /// Window origin (pixels).
+    pub left: usize,
+    pub top: usize,
+    /// Window size (pixels).
+    pub width: usize,
+    pub height: usize,
+}
+
+impl RgbView<'_> {
+    fn row(&self, y: usize) -> &[u8] {
+        let start = (self.top + y) * self.stride + self.left * 3;
+        &self.data[start..start + self.width * 3]
+    }
+}
+
+fn hpass(row: &[u8], taps: &[Tap], out: &mut [i32]) {
+    let w = row.len() / 3;
+    for (t, o) in taps.iter().zip(out.chunks_exact_mut(3)) {
+        let i = t.src * 3;
+        if t.src + 1 >= w {
+            o[0] = row[i] as i32 * 2048;
+            o[1] = row[i + 1] as i32 * 2048;
+            o[2] = row[i + 2] as i32 * 2048;
+        } else {
+            let p = &row[i..i + 6];
+            o[0] = p[0] as i32 * t.c0 + p[3] as i32 * t.c1;
+            o[1] = p[1] as i32 * t.c0 + p[4] as i32 * t.c1;
+            o[2] = p[2] as i32 * t.c0 + p[5] as i32 * t.c1;
+        }
+    }
+}
+
+#[inline]
+fn vmix(s0: i32, s1: i32, b0: i32, b1: i32) -> u8 {
+    let v = (((s0 >> 4) * b0) >> 16) + (((s1 >> 4) * b1) >> 16);
+    ((v + 2) >> 2).clamp(0, 255) as u8
+}
+
+/// Resize a window to `dst_w × dst_h` like `cv2.resize(..., INTER_LINEAR)`; calls
+/// `emit(y, row)` once per output row in order with the interleaved RGB row.
+///
+/// Panics only on programmer error (empty window or zero target), never on image content.
+pub fn resize_linear_rows(
+    src: RgbView<'_>,
+    dst_w: usize,
+    dst_h: usize,
+    mut emit: impl FnMut(usize, &[u8]),
+) {
+    assert!(src.width > 0 && src.height > 0 && dst_w > 0 && dst_h > 0);
+    let cols = column_taps(src.width, dst_w);
+    let rows = row_taps(src.height, dst_h);
+    // Two cached horizontal-pass rows, keyed by source row index.
+    let mut buf = [vec![0i32; dst_w * 3], vec![0i32; dst_w * 3]];
+    let mut key = [usize::MAX, usize::MAX];
+    let mut out = vec![0u8; dst_w * 3];
+    for (y, &(r0, r1, b0, b1)) in rows.iter().enumerate() {
+        for r in [r0, r1] {
+            if key[0] != r && key[1] != r {
+                // Replace the slot not holding the other row we need.
+                let slot = if key[0] == r0 || key[0] == r1 { 1 } else { 0 };
+                hpass(src.row(r), &cols, &mut buf[slot]);
+                key[slot] = r;
+            }
+        }
+        let s0 = &buf[if key[0] == r0 { 0 } else { 1 }];
+        let s1 = &buf[if key[0] == r1 { 0 } else { 1 }];
+        for ((o, &a), &b) in out.iter_mut().zip(s0.iter()).zip(s1.iter()) {
+            *o = vmix(a, b, b0, b1);
+        }
+        emit(y, &out);
+    }
+}
+
+/// The bench.md crop window for a `w × h` image and target `[H, W]`:
+/// `scale = min(h/H, w/W)`, `crop = min(round_half_even(scale·T), side)`, centred with
+/// integer division. Returns `(left, top, crop_w, crop_h)`.
+pub fn crop_box(w: u32, h: u32, target_h: u32, target_w: u32) -> (u32, u32, u32, u32) {
+    let scale = (h as f64 / target_h as f64).min(w as f64 / target_w as f64);
+    let ch = ((scale * target_h as f64).round_ties_even() as u64).min(h as u64) as u32;
+    let cw = ((scale * target_w as f64).round_ties_even() as u64).min(w as u64) as u32;
+    // A 1-pixel-thin image can round a side to 0; keep at least one pixel.
+    let (ch, cw) = (ch.max(1), cw.max(1));
+    ((w - cw) / 2, (h - ch) / 2, cw, ch)
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Reference preprocessing pipeline of bench.md, used by gas-media's parity tests.
+
+This is the Python way the network preprocesses media (Pillow decode + centre crop +
+cv2.resize INTER_LINEAR; FFmpeg CLI for video frames and audio), written plainly so the
+Rust tensors can be compared against it.
+
+Usage:
+  gas_reference.py image  --size H W -o OUT.npy FILE...      # uint8 [N,3,H,W]
+  gas_reference.py decode FILE OUT.npy                        # uint8 [h,w,3] Pillow RGB
+  gas_reference.py resize-list LIST                           # lines "IN.npy H W OUT.npy"
+  gas_reference.py video  --size H W --frames T [--fps R] -o OUT.npy FILE...  # [N,T,3,H,W]
+  gas_reference.py audio  --rate SR --seconds D -o OUT.npy FILE...            # f32 [N,S]
+"""
+import argparse
+import io
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+from PIL import Image
+
+cv2.setNumThreads(1)
+
+
+def pil_rgb(data: bytes) -> np.ndarray:
+    """bench.md Image step 1: Pillow open + convert("RGB"), no EXIF transpose."""
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def crop_box(h: int, w: int, th: int, tw: int):
+    scale = min(h / th, w / tw)
+    ch = min(round(scale * th), h)
+    cw = min(round(scale * tw), w)
+    ch, cw = max(ch, 1), max(cw, 1)
+    return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+
+def crop_resize(img: np.ndarray, th: int, tw: int) -> np.ndarray:
+    """bench.md Image step 2: centre crop to the target aspect, cv2 INTER_LINEAR resize."""
+    top, left, ch, cw = crop_box(img.shape[0], img.shape[1], th, tw)
+    crop = np.ascontiguousarray(img[top:top + ch, left:left + cw])
+    return cv2.resize(crop, (tw, th), interpolation=cv2.INTER_LINEAR)
+
+
+def image_tensor(path: str, th: int, tw: int) -> np.ndarray:
+    with open(path, "rb") as f:
+        img = pil_rgb(f.read())
+    return crop_resize(img, th, tw).transpose(2, 0, 1)
+
+
+def video_fps(path: str):
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=avg_frame_rate,r_frame_rate", "-of", "default=noprint_wrappers=1", path],
+        check=True, capture_output=True, text=True).stdout
+    vals = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+    for k in ("avg_frame_rate", "r_frame_rate"):
+        v = vals.get(k, "0/0")
+        a, _, b = v.partition("/")
+        try:
+            r = float(a) / float(b or 1)
+        except (ValueError, ZeroDivisionError):
+            continue
+        if r > 0:
+            return r
+    return None
+
+
+def video_frames(path: str):
+    """Decode frames in order with the FFmpeg CLI (auto-rotation on, as FFmpeg defaults),
+    as a PPM stream so each frame states its own size."""
+    raw = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", "0:v:0",
+         "-fps_mode", "passthrough", "-f", "image2pipe", "-c:v", "ppm", "-pix_fmt", "rgb24",
+         "pipe:1"], check=True, capture_output=True).stdout
+    frames, pos = [], 0
+    while pos < len(raw):
+        parts = raw[pos:pos + 64].split(maxsplit=4)
+        assert parts[0] == b"P6" and parts[3] == b"255", parts[:4]
+        w, h = int(parts[1]), int(parts[2])
+        head = pos + len(b"P6\n%d %d\n255\n" % (w, h))
+        frames.append(np.frombuffer(raw[head:head + w * h * 3], np.uint8).reshape(h, w, 3))
+        pos = head + w * h * 3
+    return frames
+
+
+def video_tensor(path: str, th: int, tw: int, t: int, fps):
+    frames = video_frames(path)
+    step = 1
+    if fps:
+        vf = video_fps(path) or 30.0
+        step = max(1, round(vf / fps))
+    picked = list(frames[::step][:t])
+    if not picked:
+        raise ValueError(f"{path}: no frames")
+    while len(picked) < t:
+        picked.append(picked[-1])
+    return np.stack([crop_resize(f, th, tw).transpose(2, 0, 1) for f in picked])
+
+
+def audio_tensor(path: str, sr: int, seconds: float) -> np.ndarray:
+    raw = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "f32le", "-ac", "1",
+         "-ar", str(sr), "pipe:1"], check=True, capture_output=True).stdout
+    x = np.frombuffer(raw, "<f4")
+    n = int(sr * seconds)
+    if len(x) > n:
+        s = (len(x) - n) // 2
+        x = x[s:s + n]
+    else:
+        x = np.pad(x, (0, n - len(x)))
+    return x.astype(np.float32)
+
+
+def main(argv):
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("image"); a.add_argument("--size", nargs=2, type=int, required=True)
+    a.add_argument("-o", required=True); a.add_argument("files", nargs="+")
+    a = sub.add_parser("decode"); a.add_argument("file"); a.add_argument("out")
+    a = sub.add_parser("resize-list"); a.add_argument("list")
+    a = sub.add_parser("video"); a.add_argument("--size", nargs=2, type=int, required=True)
+    a.add_argument("--frames", type=int, required=True); a.add_argument("--fps", type=float)
+    a.add_argument("-o", required=True); a.add_argument("files", nargs="+")
+    a = sub.add_parser("audio"); a.add_argument("--rate", type=int, required=True)
+    a.add_argument("--seconds", type=float, required=True)
+    a.add_argument("-o", required=True); a.add_argument("files", nargs="+")
+    args = p.parse_args(argv)
+    if args.cmd == "image":
+        np.save(args.o, np.stack([image_tensor(f, *args.size) for f in args.files]))
+    elif args.cmd == "decode":
+        with open(args.file, "rb") as f:
+            np.save(args.out, pil_rgb(f.read()))
+    elif args.cmd == "resize-list":
+        for line in open(args.list):
+            src, th, tw, dst = line.split()
+            np.save(dst, crop_resize(np.load(src), int(th), int(tw)))
+    elif args.cmd == "video":
+        np.save(args.o, np.stack([video_tensor(f, *args.size, args.frames, args.fps)
+                                  for f in args.files]))
+    elif args.cmd == "audio":
+        np.save(args.o, np.stack([audio_tensor(f, args.rate, args.seconds) for f in args.files]))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
