@@ -120,3 +120,88 @@ impl Authenticator for Epistula {
         Ok(hotkey.to_string())
     }
 }
+
+/// SS58 address → 32-byte public key, checking the blake2b-512 `SS58PRE` checksum
+/// (simple one-byte prefixes only, which covers prefix 42 used by Bittensor).
+pub fn ss58_decode(addr: &str) -> Option<[u8; 32]> {
+    use blake2::{Blake2b512, Digest as _};
+    let raw = bs58::decode(addr).into_vec().ok()?;
+    if raw.len() != 35 || raw[0] >= 64 {
+        return None;
+    }
+    let mut h = Blake2b512::new();
+    h.update(b"SS58PRE");
+    h.update(&raw[..33]);
+    let sum = h.finalize();
+    if sum[..2] != raw[33..] {
+        return None;
+    }
+    raw[1..33].try_into().ok()
+}
+
+/// sr25519 verification as Substrate does it (signing context `substrate`, raw message).
+/// Stand-in until `gas_chain` exposes its verifier; it uses the `schnorrkel` crate, nothing
+/// hand-rolled beyond SS58 decoding.
+pub fn sr25519_check() -> SignatureCheck {
+    Arc::new(|ss58: &str, msg: &[u8], sig: &[u8]| {
+        let Some(pk) = ss58_decode(ss58) else {
+            return false;
+        };
+        let (Ok(pk), Ok(sig)) = (
+            schnorrkel::PublicKey::from_bytes(&pk),
+            schnorrkel::Signature::from_bytes(sig),
+        ) else {
+            return false;
+        };
+        pk.verify_simple(b"substrate", msg, &sig).is_ok()
+    })
+}
+
+/// Client-side signing for tests, load tests and demos (sr25519 via `schnorrkel`). The real
+/// client is `gas_chain`'s; this exists so the registry can be exercised on its own.
+pub mod testing {
+    use blake2::{Blake2b512, Digest as _};
+
+    pub struct Signer {
+        pair: schnorrkel::Keypair,
+        pub ss58: String,
+    }
+
+    impl Signer {
+        /// From a 32-byte mini-secret (as in a hotkey file's `secretSeed`).
+        pub fn from_seed(seed: [u8; 32]) -> Self {
+            let pair = schnorrkel::MiniSecretKey::from_bytes(&seed)
+                .expect("32 bytes is a valid mini-secret")
+                .expand_to_keypair(schnorrkel::ExpansionMode::Ed25519);
+            let mut raw = vec![42u8];
+            raw.extend_from_slice(&pair.public.to_bytes());
+            let mut h = Blake2b512::new();
+            h.update(b"SS58PRE");
+            h.update(&raw);
+            raw.extend_from_slice(&h.finalize()[..2]);
+            Self {
+                ss58: bs58::encode(raw).into_string(),
+                pair,
+            }
+        }
+
+        /// Epistula v2 headers for `body` (fresh uuid, current time).
+        pub fn headers(&self, body: &[u8]) -> Vec<(&'static str, String)> {
+            let uuid = uuid::Uuid::new_v4().to_string();
+            let ts = crate::db::now_ms().to_string();
+            let msg = super::message(body, &uuid, &ts);
+            let ctx = schnorrkel::signing_context(b"substrate");
+            let sig = self.pair.sign(ctx.bytes(msg.as_bytes())).to_bytes();
+            vec![
+                ("Epistula-Version", "2".into()),
+                ("Epistula-Timestamp", ts),
+                ("Epistula-Uuid", uuid),
+                ("Epistula-Signed-By", self.ss58.clone()),
+                (
+                    "Epistula-Request-Signature",
+                    format!("0x{}", hex::encode(sig)),
+                ),
+            ]
+        }
+    }
+}

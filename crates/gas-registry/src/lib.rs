@@ -11,6 +11,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod store;
+pub mod worker;
 
 pub use db::{Backend, Db, JobOutcome, Lease, Model, NewMetric, NewModel, PendingUpload};
 pub use error::{RegistryError, Result};

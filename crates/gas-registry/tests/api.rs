@@ -421,3 +421,41 @@ async fn restart_between_presigned_and_confirm() {
     assert_eq!(s.db.count_models().await.unwrap(), 1);
     s.task.abort();
 }
+
+/// The real sr25519 check against a signature made with schnorrkel; SS58 decoding checked
+/// against the well-known dev address of //Alice.
+#[test]
+fn sr25519_check_verifies_real_signatures() {
+    use blake2::{Blake2b512, Digest as _};
+    let kp = schnorrkel::MiniSecretKey::from_bytes(&[7u8; 32])
+        .unwrap()
+        .expand_to_keypair(schnorrkel::ExpansionMode::Ed25519);
+    let mut raw = vec![42u8];
+    raw.extend_from_slice(&kp.public.to_bytes());
+    let mut h = Blake2b512::new();
+    h.update(b"SS58PRE");
+    h.update(&raw);
+    raw.extend_from_slice(&h.finalize()[..2]);
+    let addr = bs58::encode(raw).into_string();
+    assert!(addr.starts_with('5'));
+    assert_eq!(
+        gas_registry::auth::ss58_decode(&addr),
+        Some(kp.public.to_bytes())
+    );
+    let check = gas_registry::auth::sr25519_check();
+    let ctx = schnorrkel::signing_context(b"substrate");
+    let sig = kp.sign(ctx.bytes(b"hello")).to_bytes();
+    assert!(check(&addr, b"hello", &sig));
+    assert!(!check(&addr, b"hellO", &sig));
+    // Alice's known address decodes; a corrupted checksum does not.
+    let alice = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+    assert_eq!(
+        hex::encode(gas_registry::auth::ss58_decode(alice).unwrap()),
+        "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
+    );
+    assert!(
+        gas_registry::auth::ss58_decode("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ")
+            .is_none()
+    );
+    assert!(!check(alice, b"hello", &sig));
+}

@@ -1,0 +1,181 @@
+//! Worker tests: a worker dies mid-evaluation; after its lease expires another worker runs the
+//! job and the result is recorded exactly once. Stage time limits are enforced.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gas_registry::db::now_ms;
+use gas_registry::store::{model_key, staging_key};
+use gas_registry::worker::{self, Evaluator, StageFuture, StageResult, WorkerConfig};
+use gas_registry::{Db, Model, NewMetric, NewModel, PendingUpload, Store};
+use sha2::{Digest, Sha256};
+
+/// Counts runs; sleeps `delay` before answering with one metric.
+struct Slow {
+    runs: AtomicUsize,
+    delay: Duration,
+}
+
+impl Evaluator for Slow {
+    fn run<'a>(&'a self, stage: &'a str, model: &'a Model, store: &'a Store) -> StageFuture<'a> {
+        Box::pin(async move {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            let mut r = worker::integrity(model, store).await?;
+            assert!(r.passed, "{:?}", r.reasons);
+            r.model_status = format!("{stage}_done");
+            r.metrics = vec![NewMetric {
+                dataset: "*".into(),
+                sn34: Some(0.5),
+                mcc: Some(0.4),
+                brier: Some(0.2),
+                accuracy: Some(0.7),
+                samples: 10,
+            }];
+            Ok::<StageResult, gas_registry::RegistryError>(r)
+        })
+    }
+}
+
+async fn setup() -> (tempfile::TempDir, Db, Store, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::sqlite_file(&dir.path().join("m.db")).await.unwrap();
+    let store = Store::local(dir.path().join("o")).unwrap();
+    let data = b"PK\x03\x04 pretend zip".to_vec();
+    let sha = hex::encode(Sha256::digest(&data));
+    store
+        .put_bytes(&model_key(&sha), Bytes::from(data.clone()))
+        .await
+        .unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let u = PendingUpload {
+        staging_key: staging_key(&id),
+        model_id: id.clone(),
+        hotkey: "hk".into(),
+        modality: "image".into(),
+        vertical: "general".into(),
+        filename: "m.zip".into(),
+        expected_hash: sha.clone(),
+        file_size: data.len() as i64,
+        state: "received".into(),
+        created_at: now_ms(),
+        expires_at: now_ms() + 60_000,
+    };
+    db.insert_upload(&u).await.unwrap();
+    db.confirm_model(NewModel {
+        upload: &u,
+        r2_key: &model_key(&sha),
+        first_stage: "validate",
+        max_attempts: 3,
+        max_per_modality: 3,
+    })
+    .await
+    .unwrap();
+    (dir, db, store, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_killed_mid_evaluation_job_finishes_once() {
+    let (_dir, db, store, id) = setup().await;
+    let ev = Arc::new(Slow {
+        runs: AtomicUsize::new(0),
+        delay: Duration::from_millis(1500),
+    });
+    let cfg = WorkerConfig {
+        name: "doomed".into(),
+        lease_ttl: Duration::from_millis(600),
+        ..WorkerConfig::default()
+    };
+    // Worker 1 starts, then "crashes" (its task is dropped mid-stage: no heartbeat, no result).
+    let t = {
+        let (db, store, ev, cfg) = (db.clone(), store.clone(), ev.clone(), cfg.clone());
+        tokio::spawn(async move { worker::run_one(&db, &store, ev.as_ref(), &cfg).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    t.abort();
+    assert!(t.await.unwrap_err().is_cancelled());
+    assert_eq!(ev.runs.load(Ordering::SeqCst), 1);
+    // While the lease is live nobody else gets the job.
+    let cfg2 = WorkerConfig {
+        name: "survivor".into(),
+        ..cfg.clone()
+    };
+    assert!(
+        db.lease_job("peek", Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let fast = Slow {
+        runs: AtomicUsize::new(0),
+        delay: Duration::ZERO,
+    };
+    assert!(worker::run_one(&db, &store, &fast, &cfg2).await.unwrap());
+    assert!(
+        !worker::run_one(&db, &store, &fast, &cfg2).await.unwrap(),
+        "queue empty"
+    );
+    assert_eq!(fast.runs.load(Ordering::SeqCst), 1);
+    let jobs = db.jobs_of(&id).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!((jobs[0].state.as_str(), jobs[0].attempts), ("done", 2));
+    assert_eq!(
+        db.model(&id).await.unwrap().unwrap().status,
+        "validate_done"
+    );
+    assert_eq!(
+        db.metrics_of(&id).await.unwrap().len(),
+        1,
+        "recorded exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_keeps_a_long_stage_and_time_limit_fails_it() {
+    let (_dir, db, store, id) = setup().await;
+    // The stage outlives the lease TTL three times over; heartbeats keep it ours.
+    let ev = Slow {
+        runs: AtomicUsize::new(0),
+        delay: Duration::from_millis(1200),
+    };
+    let cfg = WorkerConfig {
+        lease_ttl: Duration::from_millis(400),
+        ..WorkerConfig::default()
+    };
+    let other = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut stolen = 0;
+            for _ in 0..10 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if db
+                    .lease_job("thief", Duration::from_secs(5))
+                    .await
+                    .unwrap()
+                    .is_some()
+                {
+                    stolen += 1;
+                }
+            }
+            stolen
+        })
+    };
+    assert!(worker::run_one(&db, &store, &ev, &cfg).await.unwrap());
+    assert_eq!(other.await.unwrap(), 0, "lease renewed while running");
+    assert_eq!(db.jobs_of(&id).await.unwrap()[0].state, "done");
+
+    // Time limit: a new model whose validate stage is slower than its limit.
+    let (_dir2, db2, store2, id2) = setup().await;
+    let cfg = WorkerConfig {
+        validate_timeout: Duration::from_millis(200),
+        ..WorkerConfig::default()
+    };
+    assert!(worker::run_one(&db2, &store2, &ev, &cfg).await.unwrap());
+    let j = &db2.jobs_of(&id2).await.unwrap()[0];
+    assert_eq!(j.state, "failed");
+    assert!(j.error.as_deref().unwrap().contains("time limit"), "{j:?}");
+    assert_eq!(db2.model(&id2).await.unwrap().unwrap().status, "failed");
+}
