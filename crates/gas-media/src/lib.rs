@@ -28,8 +28,8 @@
 //! fixtures (`tests/image_parity.rs`, 263×181 photo-like content): max abs diff 4 / mean
 //! 0.37 for 4:2:0 q90, 3 / 0.02 for 4:4:4 q90, 3 / 0.16 for 4:2:2 q75, 4 / 0.33 progressive,
 //! 1 / 0.008 grayscale. Lossy WebP (`image-webp`) matched Pillow's libwebp exactly there.
-//! `ImageOptions::fast_decode` is accepted for local iteration and is documented as not
-//! network-exact.
+//! `ImageOptions::fast_decode` (JPEG decoded at a reduced DCT scale by `jpeg-decoder`) is for
+//! quick local iteration and is NOT network-exact.
 
 pub mod audio;
 pub mod npy;
@@ -100,7 +100,9 @@ pub struct ImageOptions {
     pub size: [u32; 2],
     /// Rotate/flip by the EXIF orientation tag (NOT what the network does; default false).
     pub apply_exif: bool,
-    /// Faster, not network-exact decode for local iteration (see crate docs).
+    /// Faster, NOT network-exact JPEG decode for local iteration: DCT-domain downscaling
+    /// when the target is much smaller (used by [`preprocess_image`] only; ignored with
+    /// `apply_exif` and for other formats).
     pub fast_decode: bool,
 }
 
@@ -282,8 +284,47 @@ pub fn image_to_chw(img: &RgbImage, size: [u32; 2]) -> Result<Vec<u8>, MediaErro
 /// Decode + crop + resize + HWC→CHW: the `3·H·W` bytes of one `[3, H, W]` model input.
 pub fn preprocess_image(bytes: &[u8], opts: &ImageOptions) -> Result<Vec<u8>, MediaError> {
     check_size(opts.size)?;
+    if opts.fast_decode
+        && !opts.apply_exif
+        && bytes.starts_with(&[0xFF, 0xD8])
+        && let Some(img) = fast_jpeg(bytes, opts.size)
+    {
+        return image_to_chw(&img, opts.size);
+    }
     let img = decode_image(bytes, opts)?;
     image_to_chw(&img, opts.size)
+}
+
+/// `fast_decode` for JPEG: `jpeg-decoder` with IDCT scaling (1/2, 1/4, 1/8) to the smallest
+/// scale that keeps the crop at least the target size, then the normal crop + resize.
+/// NOT network-exact (different decoder, pre-shrunk pixels). `None` → use the exact path
+/// (not a JPEG it handles, CMYK/16-bit, or any error: the exact path reports errors).
+fn fast_jpeg(bytes: &[u8], size: [u32; 2]) -> Option<RgbImage> {
+    let mut dec = jpeg_decoder::Decoder::new(bytes);
+    dec.read_info().ok()?;
+    let info = dec.info()?;
+    let (w, h) = (info.width as u32, info.height as u32);
+    if w as u64 * h as u64 > MAX_PIXELS || w == 0 || h == 0 {
+        return None;
+    }
+    let (_, _, cw, ch) = resize::crop_box(w, h, size[0], size[1]);
+    // Requested full-image size so that the scaled crop still covers the target.
+    let rw = (w as u64 * size[1] as u64)
+        .div_ceil(cw as u64)
+        .min(w as u64) as u16;
+    let rh = (h as u64 * size[0] as u64)
+        .div_ceil(ch as u64)
+        .min(h as u64) as u16;
+    let (sw, sh) = dec.scale(rw, rh).ok()?;
+    let pixels = dec.decode().ok()?;
+    let info = dec.info()?;
+    let (sw, sh) = (sw as u32, sh as u32);
+    let data = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => pixels,
+        jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&g| [g, g, g]).collect(),
+        _ => return None,
+    };
+    RgbImage::from_raw(sw, sh, data)
 }
 
 /// [`preprocess_image`] for many files in parallel (rayon's global pool; set
