@@ -85,8 +85,14 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl ApiError {
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        ApiError(StatusCode::BAD_REQUEST, msg.into())
+    }
+}
+
 fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
+    ApiError::bad_request(msg)
 }
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -102,6 +108,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/miner/models", get(miner_models))
         .route("/api/v1/leaderboard", get(leaderboard))
         .route("/healthz", get(healthz))
+        .route("/", get(crate::html::page))
+        .route("/leaderboard", get(crate::html::page))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }

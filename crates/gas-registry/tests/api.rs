@@ -459,3 +459,142 @@ fn sr25519_check_verifies_real_signatures() {
     );
     assert!(!check(alice, b"hello", &sig));
 }
+
+/// Give a confirmed model a scored benchmark with calibration bins.
+async fn score(db: &Db, sn34: f64) {
+    let l = db
+        .lease_job("t", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let ok = json!({"passed": true});
+    let outcome = |status, next, result, metrics| gas_registry::JobOutcome {
+        state: "done",
+        result,
+        error: None,
+        model_status: status,
+        reasons: &[],
+        metrics,
+        next_stage: next,
+        max_attempts: 3,
+    };
+    db.finish_job(&l, outcome("valid", Some("benchmark"), Some(&ok), &[]))
+        .await
+        .unwrap();
+    let l = db
+        .lease_job("t", Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l.stage, "benchmark");
+    let res = json!({"passed": true, "detail": {"calibration": [
+        {"p": 0.05, "frac": 0.1, "n": 40}, {"p": 0.5, "frac": 0.45, "n": 20}, {"p": 0.95, "frac": 0.9, "n": 40}]}});
+    let m = [gas_registry::NewMetric {
+        dataset: "*".into(),
+        sn34: Some(sn34),
+        mcc: Some(0.6),
+        brier: Some(0.12),
+        accuracy: Some(0.85),
+        samples: 100,
+    }];
+    db.finish_job(&l, outcome("evaluated", None, Some(&res), &m))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn leaderboard_page_renders_escaped_and_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), ApiConfig::default()).await;
+    let c = Client::new("5Page<script>");
+    let data = zip_bytes(42);
+    let (code, v) = c
+        .post(
+            &format!("{}/upload/presigned", s.base),
+            &json!({"filename": "<b>evil</b>.zip", "file_size": data.len(),
+                    "expected_hash": hex::encode(Sha256::digest(&data)),
+                    "content_type": "application/octet-stream", "modality": "image"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    let id = v["data"]["model_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        c.put(v["data"]["presigned_url"].as_str().unwrap(), &data)
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(c.confirm(&s.base, &id, &data).await.0, StatusCode::OK);
+    score(&s.db, 0.8123).await;
+
+    let html = reqwest::get(format!("{}/?modality=image", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("&lt;b&gt;evil&lt;/b&gt;.zip"),
+        "filename escaped"
+    );
+    assert!(!html.contains("<b>evil"), "no raw markup");
+    assert!(html.contains("5Page&lt;script&gt;"));
+    assert!(html.contains("0.8123") && html.contains("<svg class=\"cal\""));
+    let empty = reqwest::get(format!("{}/leaderboard?modality=audio", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(empty.contains("No models yet."));
+    let r = reqwest::get(format!("{}/?modality=text", s.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // Real headless Chromium at phone size: the DOM it builds has the row and the plot.
+    let chromium = ["chromium", "chromium-browser"].into_iter().find(|b| {
+        std::process::Command::new(b)
+            .arg("--version")
+            .output()
+            .is_ok()
+    });
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI: chromium must be installed"
+        );
+        eprintln!("skipped: no chromium");
+        return;
+    };
+    let url = format!("{}/?modality=image", s.base);
+    let shot = dir.path().join("phone.png");
+    let out = tokio::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=390,844",
+        ])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .await
+        .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("Leaderboard: image"),
+        "{dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dom.contains(&id) && dom.contains("<circle"), "{dom}");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 2000,
+        "screenshot written"
+    );
+    if let Ok(keep) = std::env::var("GASCLI_REGISTRY_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+    s.task.abort();
+}
