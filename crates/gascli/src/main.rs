@@ -42,6 +42,9 @@ enum Command {
     /// The receiving side: registry HTTP service and evaluation workers.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Internal: start a program inside the benchmark sandbox (used by the runner).
+    #[command(hide = true)]
+    SandboxExec(commands::sandbox::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +100,10 @@ fn init_tracing(verbose: u8) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::SandboxExec(a) = cli.command {
+        // No logging set-up, no threads: restrictions are applied, then Python is exec'd.
+        return commands::sandbox::run(a).unwrap_or(ExitCode::from(125));
+    }
     init_tracing(cli.verbose);
     let result = match cli.command {
         Command::Discriminator(d) => match d {
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
             RegistryCommand::Serve(a) => commands::registry::serve(a),
             RegistryCommand::Worker(a) => commands::registry::worker(a),
         },
+        Command::SandboxExec(_) => unreachable!("handled before logging starts"),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@ pub mod package;
 pub mod preprocess;
 pub mod push;
 pub mod registry;
+pub mod sandbox;
 pub mod score;
 pub mod status;
 pub mod validate;

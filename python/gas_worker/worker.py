@@ -1,0 +1,150 @@
+"""gascli inference worker: runs a miner's model.py on batches sent by the Rust benchmark runner.
+
+Started by gascli as a child process inside its sandbox (own network namespace, rlimits, Landlock:
+writes only in the scratch directory). Protocol on stdin/stdout, little-endian, one message each way
+per request:
+
+    u32 header_len | header_len bytes of UTF-8 JSON | header["nbytes"] raw payload bytes (optional)
+
+Requests:
+    {"op": "load", "package_dir", "weights_path", "num_classes", "modality", "preprocessing": {...}}
+    {"op": "infer", "shape": [...], "dtype": "uint8" | "float32", "nbytes": N}  + N bytes
+    {"op": "ping"}, {"op": "exit"}
+Replies: {"ok": true, ...} (infer: "shape": [B, K], "nbytes", then float32 logits) or
+         {"ok": false, "kind": "...", "error": "message"}.
+The payload is read straight into a preallocated buffer and wrapped with torch.frombuffer: no
+per-pixel Python work. Anything the model prints goes to stderr (stdout is the protocol).
+"""
+import importlib.util
+import inspect
+import json
+import math
+import os
+import struct
+import sys
+import traceback
+
+PROTO = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # model prints cannot corrupt the protocol
+IN = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
+
+import torch  # noqa: E402  (after the fd shuffle, so torch's own prints go to stderr too)
+
+torch.set_num_threads(max(1, int(os.environ.get("GASCLI_TORCH_THREADS", "0")) or torch.get_num_threads()))
+
+
+def read_exact(n, buf=None):
+    view = memoryview(buf) if buf is not None else memoryview(bytearray(n))
+    got = 0
+    while got < n:
+        r = IN.readinto(view[got:n])
+        if not r:
+            raise EOFError("runner closed the pipe")
+        got += r
+    return view.obj
+
+
+def send(header, payload=b""):
+    h = json.dumps(header).encode()
+    PROTO.write(struct.pack("<I", len(h)) + h)
+    if payload:
+        PROTO.write(payload)
+
+
+def fail(kind, msg):
+    send({"ok": False, "kind": kind, "error": msg})
+
+
+class State:
+    model = None
+    num_classes = 2
+    name = "model"
+    device = "cpu"
+    buf = bytearray(0)
+
+
+def load(req):
+    pkg = req["package_dir"]
+    path = os.path.join(pkg, "model.py")
+    spec = importlib.util.spec_from_file_location("gas_miner_model", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, pkg)
+    spec.loader.exec_module(mod)
+    fn = getattr(mod, "load_model", None)
+    if not callable(fn):
+        return fail("load", f"{path}: no callable load_model(weights_path, num_classes)")
+    kwargs = {"num_classes": req["num_classes"]}
+    params = inspect.signature(fn).parameters
+    accepts_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
+    for k, v in (req.get("preprocessing") or {}).items():
+        if v is not None and (accepts_any or k in params) and k not in kwargs:
+            kwargs[k] = v
+    model = fn(req["weights_path"], **kwargs)
+    if not isinstance(model, torch.nn.Module):
+        return fail("load", f"load_model returned {type(model).__name__}, expected a torch.nn.Module")
+    model.eval()
+    State.device = req.get("device", "cpu")
+    if State.device == "cuda" and not torch.cuda.is_available():
+        return fail("load", "--device cuda asked for, but torch sees no CUDA device")
+    State.model = model.to(State.device)
+    State.num_classes = int(req["num_classes"])
+    State.name = req.get("name", "model")
+    send({"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
+          "kwargs": sorted(kwargs)})
+
+
+def infer(req):
+    n = int(req["nbytes"])
+    if len(State.buf) < n:
+        State.buf = bytearray(n)
+    read_exact(n, State.buf)
+    if State.model is None:
+        return fail("protocol", "infer before load")
+    dtype = {"uint8": torch.uint8, "float32": torch.float32}[req["dtype"]]
+    shape = [int(s) for s in req["shape"]]
+    x = torch.frombuffer(State.buf, dtype=dtype, count=math.prod(shape)).reshape(shape)
+    with torch.inference_mode():
+        out = State.model(x.to(State.device))
+    b = shape[0]
+    want = f"[{b}, {State.num_classes}]"
+    if not isinstance(out, torch.Tensor):
+        return fail("output", f"{State.name}: forward returned {type(out).__name__}, expected a tensor {want}")
+    if tuple(out.shape) != (b, State.num_classes):
+        return fail("output", f"{State.name}: batch {req.get('batch', '?')}: output shape {list(out.shape)}, expected {want} logits")
+    if not out.is_floating_point():
+        return fail("output", f"{State.name}: batch {req.get('batch', '?')}: output dtype {out.dtype}, expected floating-point logits")
+    out = out.detach().to("cpu", torch.float32).contiguous()
+    if not torch.isfinite(out).all():
+        return fail("output", f"{State.name}: batch {req.get('batch', '?')}: output holds NaN or Inf (expected finite logits {want})")
+    send({"ok": True, "shape": list(out.shape), "nbytes": out.numel() * 4}, out.numpy().tobytes())
+
+
+def main():
+    while True:
+        try:
+            (hlen,) = struct.unpack("<I", read_exact(4))
+            req = json.loads(bytes(read_exact(hlen)))
+        except EOFError:
+            return 0
+        op = req.get("op")
+        try:
+            if op == "load":
+                load(req)
+            elif op == "infer":
+                infer(req)
+            elif op == "ping":
+                send({"ok": True})
+            elif op == "exit":
+                send({"ok": True})
+                return 0
+            else:
+                fail("protocol", f"unknown op {op!r}")
+        except MemoryError:
+            fail("memory", f"{State.name}: out of memory (the sandbox's memory limit)")
+        except Exception as e:  # the model's own errors: report, keep serving
+            traceback.print_exc(file=sys.stderr)
+            fail("exception", f"{type(e).__name__}: {e}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
