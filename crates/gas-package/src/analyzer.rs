@@ -195,11 +195,11 @@ pub fn analyze(source: &str, file: &str) -> Vec<Finding> {
     // load_model signature
     let mut found = false;
     for stmt in &module.body {
-        if let Stmt::FunctionDef(f) = stmt {
-            if f.name.id.as_str() == "load_model" {
-                found = true;
-                check_load_model(f, &mut a.raw);
-            }
+        if let Stmt::FunctionDef(f) = stmt
+            && f.name.id.as_str() == "load_model"
+        {
+            found = true;
+            check_load_model(f, &mut a.raw);
         }
     }
     if !found {
@@ -439,12 +439,11 @@ impl<'a> Visitor<'a> for Analyzer {
                             format!("`{id}` {why}; this is refused in model.py, remove it"),
                         );
                     }
-                } else if let Some(q) = self.aliases.get(id).cloned() {
-                    if q != id {
-                        if let Some((rule, msg)) = dangerous_name(&q) {
-                            self.push(n.range.start(), rule, format!("`{id}` is `{q}`: {msg}"));
-                        }
-                    }
+                } else if let Some(q) = self.aliases.get(id).cloned()
+                    && q != id
+                    && let Some((rule, msg)) = dangerous_name(&q)
+                {
+                    self.push(n.range.start(), rule, format!("`{id}` is `{q}`: {msg}"));
                 }
             }
             Expr::Attribute(at) => {
@@ -456,11 +455,11 @@ impl<'a> Visitor<'a> for Analyzer {
                         format!("access to `.{attr}` is a known sandbox-escape route; remove it"),
                     );
                 }
-                if let Some(q) = self.qualified(expr) {
-                    if let Some((rule, msg)) = dangerous_name(&q) {
-                        self.push(at.range.start(), rule, format!("`{q}`: {msg}"));
-                        return; // don't report the inner parts of the same chain again
-                    }
+                if let Some(q) = self.qualified(expr)
+                    && let Some((rule, msg)) = dangerous_name(&q)
+                {
+                    self.push(at.range.start(), rule, format!("`{q}`: {msg}"));
+                    return; // don't report the inner parts of the same chain again
                 }
             }
             Expr::Call(c) => {

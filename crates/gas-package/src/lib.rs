@@ -252,11 +252,19 @@ pub fn validate(path: &Path, opts: &ValidateOptions) -> Result<ValidationReport,
     }
     errors.append(&mut cfg_check.errors);
     warnings.append(&mut cfg_check.warnings);
-    if let (Some(want), Some(got)) = (opts.expected_modality, cfg_check.modality) {
-        if want != got {
-            errors.push(Finding::new("modality-mismatch", CONFIG_FILE, None, None,
-                format!("the package is used as a {want} model but its config says modality: {got}; use the --{got}-model option or fix `modality`")));
-        }
+    if let (Some(want), Some(got)) = (opts.expected_modality, cfg_check.modality)
+        && want != got
+    {
+        errors.push(Finding::new(
+            "modality-mismatch",
+            CONFIG_FILE,
+            None,
+            None,
+            format!(
+                "the package is used as a {want} model but its config says modality: {got}; \
+                 use the --{got}-model option or fix `modality`"
+            ),
+        ));
     }
 
     // model.py

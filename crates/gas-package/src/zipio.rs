@@ -128,6 +128,10 @@ impl Source {
                 warnings,
             });
         }
+        if archive.has_duplicate_names() {
+            errors.push(Finding::new("zip-duplicate", &shown, None, None,
+                "the ZIP's central directory lists a file name more than once (only one copy would be visible): re-create the ZIP so each file appears once"));
+        }
         let mut seen = HashSet::new();
         let mut total: u64 = 0;
         let mut files: Vec<Entry> = Vec::new();
