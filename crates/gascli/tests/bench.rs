@@ -1,0 +1,297 @@
+//! `gascli d bench` end to end on all three modalities with the example detectors, on data the
+//! test generates (examples/make_sample_data.py), plus corrupt media, invalid packages and a
+//! model with a wrong output. Needs the venv (PyTorch) and ffmpeg: fails when CI is set and they
+//! are missing, skips otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    std::path::absolute(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))).unwrap()
+}
+
+fn python() -> Option<PathBuf> {
+    let venv = std::env::var_os("GASCLI_VENV").map_or(root().join(".venv"), PathBuf::from);
+    let py = venv.join("bin/python");
+    let ffmpeg = Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if py.exists() && ffmpeg {
+        return Some(py);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "venv ({}) or ffmpeg missing: run scripts/setup.sh --test",
+        venv.display()
+    );
+    eprintln!(
+        "skipped: needs the venv at {} and ffmpeg (scripts/setup.sh --test)",
+        venv.display()
+    );
+    None
+}
+
+fn make_data(py: &Path, out: &Path, modality: &str, per_class: u32) {
+    let st = Command::new(py)
+        .arg(root().join("examples/make_sample_data.py"))
+        .arg(out)
+        .args([
+            "--modality",
+            modality,
+            "--per-class",
+            &per_class.to_string(),
+            "--seed",
+            "99",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn bench(args: &[&str], results: &Path) -> (Option<i32>, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
+        .args([
+            "d",
+            "bench",
+            "--json",
+            "--quiet",
+            "--batch-size",
+            "8",
+            "--torch-threads",
+            "1",
+        ])
+        .args(args)
+        .arg("--results-dir")
+        .arg(results)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code(), v, stderr)
+}
+
+fn check_run(v: &Value, results: &Path, n: u64, min_acc: f64) {
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["overall"]["n"], n, "{v:#}");
+    let acc = v["overall"]["accuracy"].as_f64().unwrap();
+    assert!(acc >= min_acc, "accuracy {acc} < {min_acc}: {v:#}");
+    let sn34 = v["overall"]["sn34_score"].as_f64().unwrap();
+    assert!(sn34 > 0.5, "sn34 {sn34}");
+    assert_eq!(v["per_dataset"].as_array().unwrap().len(), 3);
+    for f in ["results.json", "predictions.csv", "report.html"] {
+        assert!(results.join(f).is_file(), "{f} missing");
+    }
+    // the predictions file scores to the same number with `gascli d score`
+    let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
+        .args(["d", "score", "--json"])
+        .arg(results.join("predictions.csv"))
+        .output()
+        .unwrap();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((s["overall"]["sn34_score"].as_f64().unwrap() - sn34).abs() < 1e-12);
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(results.join("results.json")).unwrap()).unwrap();
+    assert_eq!(on_disk["overall"]["n"], n);
+}
+
+#[test]
+fn image_example_on_bundled_data() {
+    if python().is_none() {
+        return;
+    }
+    let res = tempfile::tempdir().unwrap();
+    let (code, v, err) = bench(
+        &[
+            "--image-model",
+            "examples/image-detector",
+            "--data-dir",
+            "examples/data/image",
+        ],
+        res.path(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    check_run(&v, res.path(), 60, 0.95);
+    assert_eq!(v["sandbox"]["enabled"], true);
+    // --debug takes at most 8 per dataset, same seed → same samples
+    let res2 = tempfile::tempdir().unwrap();
+    let (_, d1, _) = bench(
+        &[
+            "--debug",
+            "--image-model",
+            "examples/image-detector",
+            "--data-dir",
+            "examples/data/image",
+        ],
+        res2.path(),
+    );
+    assert_eq!(d1["overall"]["n"], 24);
+    let first = std::fs::read_to_string(res2.path().join("predictions.csv")).unwrap();
+    let (_, _, _) = bench(
+        &[
+            "--debug",
+            "--image-model",
+            "examples/image-detector",
+            "--data-dir",
+            "examples/data/image",
+        ],
+        res2.path(),
+    );
+    assert_eq!(
+        first,
+        std::fs::read_to_string(res2.path().join("predictions.csv")).unwrap()
+    );
+}
+
+#[test]
+fn video_and_audio_examples_on_generated_data() {
+    let Some(py) = python() else { return };
+    let data = tempfile::tempdir().unwrap();
+    make_data(&py, data.path(), "video", 4);
+    make_data(&py, data.path(), "audio", 6);
+    let res = tempfile::tempdir().unwrap();
+    let (code, v, err) = bench(
+        &[
+            "--video-model",
+            "examples/video-detector",
+            "--data-dir",
+            data.path().join("video").to_str().unwrap(),
+        ],
+        res.path(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    check_run(&v, res.path(), 12, 0.9);
+    let res = tempfile::tempdir().unwrap();
+    let (code, v, err) = bench(
+        &[
+            "--audio-model",
+            "examples/audio-detector",
+            "--data-dir",
+            data.path().join("audio").to_str().unwrap(),
+        ],
+        res.path(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    check_run(&v, res.path(), 18, 0.8);
+}
+
+#[test]
+fn corrupt_media_is_counted_not_fatal() {
+    if python().is_none() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    for class in ["real", "synthetic"] {
+        let d = data.path().join(class);
+        std::fs::create_dir_all(&d).unwrap();
+        for e in std::fs::read_dir(root().join("examples/data/image").join(class))
+            .unwrap()
+            .take(3)
+        {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, d.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::write(
+        data.path().join("real/broken.png"),
+        b"\x89PNG\r\n\x1a\nnot really",
+    )
+    .unwrap();
+    let res = tempfile::tempdir().unwrap();
+    let (code, v, err) = bench(
+        &[
+            "--image-model",
+            "examples/image-detector",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ],
+        res.path(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["overall"]["n"], 6);
+    assert_eq!(v["overall"]["n_failed"], 1);
+    assert_eq!(v["errors"]["counts"]["decode"], 1, "{v:#}");
+    let ex = &v["errors"]["examples"][0];
+    assert!(ex["id"].as_str().unwrap().contains("broken.png"), "{ex}");
+}
+
+#[test]
+fn invalid_package_is_refused_with_exit_1() {
+    if python().is_none() {
+        return;
+    }
+    let pkg = tempfile::tempdir().unwrap();
+    for f in ["model_config.yaml", "model.safetensors"] {
+        std::fs::copy(
+            root().join("examples/image-detector").join(f),
+            pkg.path().join(f),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        pkg.path().join("model.py"),
+        "import os\ndef load_model(weights_path, num_classes=2):\n    os.system('x')\n",
+    )
+    .unwrap();
+    let res = tempfile::tempdir().unwrap();
+    let (code, _, err) = bench(
+        &[
+            "--image-model",
+            pkg.path().to_str().unwrap(),
+            "--data-dir",
+            "examples/data/image",
+        ],
+        res.path(),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("model.py") && err.contains("os"), "{err}");
+    assert!(!res.path().join("results.json").exists());
+}
+
+#[test]
+fn wrong_output_shape_and_nan_are_reported() {
+    if python().is_none() {
+        return;
+    }
+    for (body, expect) in [
+        ("return torch.zeros(x.shape[0], 3)", "expected ["),
+        ("return torch.full((x.shape[0], 2), float('nan'))", "NaN"),
+    ] {
+        let pkg = tempfile::tempdir().unwrap();
+        for f in ["model_config.yaml", "model.safetensors"] {
+            std::fs::copy(
+                root().join("examples/image-detector").join(f),
+                pkg.path().join(f),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            pkg.path().join("model.py"),
+            format!("import torch\n\nclass M(torch.nn.Module):\n    def forward(self, x):\n        {body}\n\ndef load_model(weights_path, num_classes=2):\n    return M()\n"),
+        )
+        .unwrap();
+        let res = tempfile::tempdir().unwrap();
+        let (code, v, err) = bench(
+            &[
+                "--debug",
+                "--image-model",
+                pkg.path().to_str().unwrap(),
+                "--data-dir",
+                "examples/data/image",
+            ],
+            res.path(),
+        );
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(v["overall"]["n"], 0);
+        assert_eq!(v["overall"]["n_failed"], 24);
+        assert_eq!(v["errors"]["counts"]["output"], 24, "{v:#}");
+        let msg = v["errors"]["examples"][0]["message"].as_str().unwrap();
+        assert!(
+            msg.contains(expect) && msg.contains("example-image-detector"),
+            "{msg}"
+        );
+    }
+}
