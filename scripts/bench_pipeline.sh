@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Whole-benchmark throughput: the decode+preprocess pipeline alone (`gascli d preprocess`) vs the
+# full `gascli d bench` with a trivial model in the sandboxed worker, for images and video, plus
+# the peak RSS of `gascli d bench` at two dataset sizes (memory must not grow with the dataset).
+#
+# Usage: scripts/bench_pipeline.sh [N_IMAGES] [N_VIDEOS]   (defaults 300, 24)
+# Needs: the venv (scripts/setup.sh --test), ffmpeg, /usr/bin/time. Builds gascli --release.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+N="${1:-300}"; NV="${2:-24}"
+PY="${GASCLI_VENV:-$ROOT/.venv}/bin/python"
+[ -x "$PY" ] || { echo "no venv python at $PY (run scripts/setup.sh --test)" >&2; exit 2; }
+cargo build -q --release -p gascli --manifest-path "$ROOT/Cargo.toml"
+BIN="$ROOT/target/release/gascli"
+W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT
+
+# trivial models: constant logits, so the worker protocol, not the model, is what is measured
+for m in image video; do
+  mkdir -p "$W/$m-model"
+  cp "$ROOT/examples/$m-detector/model.safetensors" "$W/$m-model/"
+  cat > "$W/$m-model/model.py" <<'PY'
+import torch
+
+class Trivial(torch.nn.Module):
+    def forward(self, x):
+        return torch.zeros(x.shape[0], 2)
+
+def load_model(weights_path, num_classes=2):
+    return Trivial()
+PY
+done
+printf 'name: trivial-image\nversion: "1"\nmodality: image\npreprocessing: {resize: [224, 224]}\nmodel: {num_classes: 2}\n' > "$W/image-model/model_config.yaml"
+printf 'name: trivial-video\nversion: "1"\nmodality: video\npreprocessing: {resize: [224, 224], max_frames: 16}\nmodel: {num_classes: 2}\n' > "$W/video-model/model_config.yaml"
+
+"$PY" - "$W/img" "$N" <<'PYEOF'
+import os, sys, numpy as np
+from PIL import Image
+out, n = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(0)
+y, x = np.mgrid[0:768, 0:1024].astype(np.float32)
+for i in range(n):
+    d = f"{out}/{'real' if i % 2 else 'synthetic'}"; os.makedirs(d, exist_ok=True)
+    a, b = rng.uniform(0, 6.28, 2)
+    img = np.stack([128 + 100 * np.sin(x / 160 + a), 128 + 100 * np.cos(y / 90 + b),
+                    255 * (x + y) / 1792], -1) + rng.normal(0, 10, (768, 1024, 3))
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(f"{d}/{i:04d}.jpg", quality=90)
+PYEOF
+for i in $(seq 1 "$NV"); do
+  d="$W/vid/$([ $((i % 2)) = 0 ] && echo real || echo synthetic)"; mkdir -p "$d"
+  ffmpeg -v error -f lavfi -i "testsrc2=size=640x480:rate=30:duration=1.2" -c:v libx264 -pix_fmt yuv420p "$d/$i.mp4"
+done
+
+secs() { "$PY" -c 'import sys,time; print(f"{time.time():.3f}")'; }
+rate() { "$PY" -c "print(f'{$1 / ($3 - $2):.1f}')"; }
+
+t0=$(secs); "$BIN" d preprocess --model "$W/image-model" $(find "$W/img" -name '*.jpg') -o "$W/x.npy" >/dev/null; t1=$(secs)
+echo "image pipeline alone (decode+crop+resize, $N JPEG 1024x768 -> 224): $(rate "$N" "$t0" "$t1") images/s"
+/usr/bin/time -f "%M" -o "$W/rss_img" "$BIN" d bench --full --quiet --json --image-model "$W/image-model" --data-dir "$W/img" --results-dir "$W/r1" > "$W/r1.json"
+"$PY" - "$W/r1.json" "$W/rss_img" image <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1])); t = r["timing"]
+print(f"{sys.argv[3]} bench with worker: {r['overall']['n']} samples, {t['samples_per_s']:.1f} samples/s overall "
+      f"(incl. worker start), preprocess {t['preprocess_ms_per_sample']:.2f} ms/sample, worker {t['inference_ms_per_sample']:.2f} ms/sample; "
+      f"peak RSS of gascli {int(open(sys.argv[2]).read().split()[-1]) / 1024:.0f} MiB")
+PYEOF
+t0=$(secs); "$BIN" d preprocess --model "$W/video-model" $(find "$W/vid" -name '*.mp4') -o "$W/v.npy" >/dev/null; t1=$(secs)
+echo "video pipeline alone ($NV clips 640x480 -> 16x224x224): $(rate "$NV" "$t0" "$t1") clips/s"
+/usr/bin/time -f "%M" -o "$W/rss" "$BIN" d bench --full --quiet --json --video-model "$W/video-model" --data-dir "$W/vid" --results-dir "$W/r2" > "$W/r2.json"
+"$PY" - "$W/r2.json" "$W/rss" video <<'PYEOF'
+import json, sys
+r = json.load(open(sys.argv[1])); t = r["timing"]
+print(f"{sys.argv[3]} bench with worker: {r['overall']['n']} samples, {t['samples_per_s']:.1f} samples/s overall "
+      f"(incl. worker start), preprocess {t['preprocess_ms_per_sample']:.2f} ms/sample, worker {t['inference_ms_per_sample']:.2f} ms/sample; "
+      f"peak RSS of gascli {int(open(sys.argv[2]).read().split()[-1]) / 1024:.0f} MiB")
+PYEOF
+# memory bound: the same run on a quarter of the images
+mkdir -p "$W/quarter/real" "$W/quarter/synthetic"
+for c in real synthetic; do find "$W/img/$c" -name '*.jpg' | head -n $((N / 8)) | xargs -I{} cp {} "$W/quarter/$c/"; done
+/usr/bin/time -f "%M" -o "$W/rss4" "$BIN" d bench --full --quiet --json --image-model "$W/image-model" --data-dir "$W/quarter" --results-dir "$W/r3" >/dev/null
+echo "peak RSS of gascli d bench: $(( $(tail -1 "$W/rss4") / 1024 )) MiB at $((N / 4)) images vs $(( $(tail -1 "$W/rss_img") / 1024 )) MiB at $N images (the worker's own memory is a separate process)"
