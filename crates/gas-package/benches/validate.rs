@@ -71,12 +71,11 @@ fn child(path: &Path) {
         gas_package::validate(path, &gas_package::ValidateOptions::default()).expect("validate");
     let wall = t.elapsed();
     assert!(r.valid, "bench package should be valid: {:?}", r.errors);
-    println!(
-        "{} {} {}",
-        wall.as_secs_f64(),
-        peak_rss_kib().unwrap_or(0),
-        r.summary.parameters
-    );
+    let rss = peak_rss_kib().unwrap_or(0);
+    let t = Instant::now();
+    gas_package::sha256_file(path).expect("hash");
+    let hash = t.elapsed();
+    println!("{} {} {}", wall.as_secs_f64(), rss, hash.as_secs_f64());
 }
 
 fn main() {
