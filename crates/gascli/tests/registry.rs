@@ -1,6 +1,6 @@
 //! `gascli registry serve` as a real process on 127.0.0.1: signed upload protocol, a SIGKILL
 //! between presigned and confirm, restart on the same data dir, and the in-process worker
-//! finishing the job exactly once.
+//! validating the package with `gas_package`.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -68,13 +68,37 @@ fn presigned_body(data: &[u8], modality: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// A valid package ZIP built with `gas_package::package_dir` (what `gascli d package` does).
+fn valid_package(dir: &Path) -> Vec<u8> {
+    let src = dir.join("model-src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("model_config.yaml"),
+        "name: t\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [8, 8]\nmodel:\n  num_classes: 2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("model.py"),
+        "import torch\nfrom safetensors.torch import load_file\n\ndef load_model(weights_path, num_classes=2):\n    m = torch.nn.Linear(2, num_classes)\n    m.load_state_dict(load_file(weights_path))\n    return m.eval()\n",
+    )
+    .unwrap();
+    let h = r#"{"w":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}}"#;
+    let mut st = (h.len() as u64).to_le_bytes().to_vec();
+    st.extend_from_slice(h.as_bytes());
+    st.resize(st.len() + 24, 0);
+    std::fs::write(src.join("model.safetensors"), st).unwrap();
+    let out = dir.join("model.zip");
+    let p = gas_package::package_dir(&src, &out).unwrap();
+    assert!(p.report.valid, "{:?}", p.report.errors);
+    std::fs::read(out).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_survives_kill_between_presigned_and_confirm() {
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
     let miner = Signer::from_seed([11; 32]);
-    let mut data = b"PK\x03\x04".to_vec();
-    data.extend(std::iter::repeat_n(7u8, 100_000));
+    let data = valid_package(dir.path());
 
     let s = serve(dir.path(), &[]);
     let (code, v) = signed(
@@ -128,7 +152,7 @@ async fn serve_survives_kill_between_presigned_and_confirm() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(model["model_id"], id.as_str());
-    assert_eq!(model["status"], "stored");
+    assert_eq!(model["status"], "valid", "{model}");
 
     // Same hash again: 409.
     let other = Signer::from_seed([12; 32]);
@@ -155,7 +179,10 @@ async fn serve_survives_kill_between_presigned_and_confirm() {
 #[tokio::test]
 async fn disabled_modality_answers_503_and_bad_flags_fail() {
     let dir = tempfile::tempdir().unwrap();
-    let s = serve(dir.path(), &["--disable-uploads", "video,audio", "--workers", "0"]);
+    let s = serve(
+        dir.path(),
+        &["--disable-uploads", "video,audio", "--workers", "0"],
+    );
     let http = reqwest::Client::new();
     let miner = Signer::from_seed([13; 32]);
     let (code, v) = signed(
@@ -168,11 +195,21 @@ async fn disabled_modality_answers_503_and_bad_flags_fail() {
     .await;
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(v["detail"], "Uploads for audio are disabled");
-    let r = http.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    let r = http
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
     let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
-        .args(["registry", "serve", "--disable-uploads", "text", "--data-dir"])
+        .args([
+            "registry",
+            "serve",
+            "--disable-uploads",
+            "text",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();

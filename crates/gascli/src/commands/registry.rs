@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use gas_registry::api::{self, ApiConfig, AppState, MODALITIES};
 use gas_registry::auth::{Epistula, sr25519_check};
-use gas_registry::worker::{self, IntegrityOnly, WorkerConfig};
+use gas_registry::worker::{self, PackageEvaluator, WorkerConfig};
 use gas_registry::{Db, Store};
 
 /// Where the registry keeps its data (shared by `serve` and `worker`).
@@ -183,7 +183,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tokio::spawn(worker::run_loop(
                 db.clone(),
                 store.clone(),
-                Arc::new(IntegrityOnly),
+                Arc::new(PackageEvaluator {
+                    next_after_validate: None,
+                }),
                 cfg,
                 std::future::pending(),
             ));
@@ -201,7 +203,9 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let (db, store) = open(&args.storage).await?;
         let cfg = worker_config(&args.stages, args.name.clone());
-        let ev: Arc<dyn worker::Evaluator> = Arc::new(IntegrityOnly);
+        let ev: Arc<dyn worker::Evaluator> = Arc::new(PackageEvaluator {
+            next_after_validate: None,
+        });
         if args.once {
             let mut n = 0;
             while worker::run_one(&db, &store, ev.as_ref(), &cfg).await? {
