@@ -68,7 +68,7 @@ printf '%-58s %8s img/s\n' \
   "(a) Python: Pillow decode + crop + cv2 INTER_LINEAR" "$PY_WAY" \
   "(b) Pillow bare decode (open + convert RGB)" "$PIL_DECODE" \
   "(c) gas-media exact path (decode + crop + resize + CHW)" "$EXACT" \
-  "(d) gas-media bare decode (image/zune-jpeg)" "$DECODE" \
+  "(d) gas-media bare decode (libjpeg-turbo via mozjpeg-sys)" "$DECODE" \
   "(e) gas-media --fast-decode (DCT-scaled, not exact)" "$FAST"
 awk -v a="$PY_WAY" -v c="$EXACT" -v d="$DECODE" -v e="$FAST" 'BEGIN {
   printf "c/a exact vs Python      %.2fx  (target >= 1.2)\n", c / a

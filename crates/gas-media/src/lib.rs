@@ -22,16 +22,18 @@
 //!
 //! # Exactness
 //! Resize: bit-exact with opencv-python-headless's `cv2.resize` (see [`resize`]). PNG, BMP,
-//! GIF, TIFF and lossless WebP decode are lossless and hence exact. JPEG is decoded by
-//! `zune-jpeg` (through `image`), whose IDCT/upsampling are not libjpeg-turbo's: pixels may
-//! differ from Pillow (libjpeg-turbo, ISLOW IDCT, fancy upsampling). Measured on the parity
-//! fixtures (`tests/image_parity.rs`, 263×181 photo-like content): max abs diff 4 / mean
-//! 0.37 for 4:2:0 q90, 3 / 0.02 for 4:4:4 q90, 3 / 0.16 for 4:2:2 q75, 4 / 0.33 progressive,
-//! 1 / 0.008 grayscale. Lossy WebP (`image-webp`) matched Pillow's libwebp exactly there.
+//! GIF, TIFF and lossless WebP decode are lossless and hence exact. JPEG (YCbCr, gray, RGB)
+//! is decoded by libjpeg-turbo's code (MozJPEG fork via `mozjpeg-sys`, ISLOW IDCT, fancy
+//! upsampling) like Pillow: bit-exact on the parity fixtures. (The `image` crate's
+//! `zune-jpeg`, kept only as the CMYK fallback, differed by up to 4 levels / mean 0.37 on
+//! 4:2:0 q90.) Lossy WebP (`image-webp`) matched Pillow's libwebp exactly on the fixture.
+//! Build: the default `jpeg-simd` feature needs `nasm` (apt); without it
+//! (`--no-default-features`) the same decoder runs in plain C, same pixels, slower.
 //! `ImageOptions::fast_decode` (JPEG decoded at a reduced DCT scale by `jpeg-decoder`) is for
 //! quick local iteration and is NOT network-exact.
 
 pub mod audio;
+mod jpeg;
 pub mod npy;
 pub mod resize;
 pub mod video;
@@ -125,6 +127,15 @@ fn decode_err(format: &str, e: impl std::fmt::Display) -> MediaError {
 
 /// Decode an image to RGB `u8` (HWC) the way Pillow's `convert("RGB")` does (see crate docs).
 pub fn decode_image(bytes: &[u8], opts: &ImageOptions) -> Result<RgbImage, MediaError> {
+    if bytes.starts_with(&[0xFF, 0xD8])
+        && let Some(img) = jpeg::decode(bytes, jpeg::Mode::Exact)?
+    {
+        return Ok(if opts.apply_exif {
+            apply_exif_orientation(bytes, img)
+        } else {
+            img
+        });
+    }
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| decode_err("unknown", e))?;
@@ -164,6 +175,23 @@ pub fn decode_image(bytes: &[u8], opts: &ImageOptions) -> Result<RgbImage, Media
         img.apply_orientation(o);
     }
     Ok(to_rgb8_like_pillow(img))
+}
+
+/// Rotate/flip by the EXIF orientation read (header only) through the `image` crate.
+fn apply_exif_orientation(bytes: &[u8], img: RgbImage) -> RgbImage {
+    let orientation = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_decoder().ok())
+        .and_then(|mut d| d.orientation().ok());
+    match orientation {
+        Some(o) => {
+            let mut d = DynamicImage::ImageRgb8(img);
+            d.apply_orientation(o);
+            d.into_rgb8()
+        }
+        None => img,
+    }
 }
 
 /// Pillow-style RGB conversion: alpha dropped, gray replicated, 16-bit RGB → high byte,
@@ -295,36 +323,26 @@ pub fn preprocess_image(bytes: &[u8], opts: &ImageOptions) -> Result<Vec<u8>, Me
     image_to_chw(&img, opts.size)
 }
 
-/// `fast_decode` for JPEG: `jpeg-decoder` with IDCT scaling (1/2, 1/4, 1/8) to the smallest
-/// scale that keeps the crop at least the target size, then the normal crop + resize.
-/// NOT network-exact (different decoder, pre-shrunk pixels). `None` → use the exact path
-/// (not a JPEG it handles, CMYK/16-bit, or any error: the exact path reports errors).
+/// `fast_decode` for JPEG: libjpeg's DCT-domain scaling (`m/8`, the smallest keeping the
+/// crop at least the target size), fast IDCT, plain upsampling; then the normal crop +
+/// resize. NOT network-exact. `None` → use the exact path (errors are reported there).
 fn fast_jpeg(bytes: &[u8], size: [u32; 2]) -> Option<RgbImage> {
-    let mut dec = jpeg_decoder::Decoder::new(bytes);
-    dec.read_info().ok()?;
-    let info = dec.info()?;
-    let (w, h) = (info.width as u32, info.height as u32);
-    if w as u64 * h as u64 > MAX_PIXELS || w == 0 || h == 0 {
+    let d = mozjpeg::Decompress::new_mem(bytes);
+    let (w, h) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        d.ok().map(|d| (d.width() as u32, d.height() as u32))
+    }))
+    .ok()
+    .flatten()?;
+    if w == 0 || h == 0 {
         return None;
     }
     let (_, _, cw, ch) = resize::crop_box(w, h, size[0], size[1]);
-    // Requested full-image size so that the scaled crop still covers the target.
-    let rw = (w as u64 * size[1] as u64)
-        .div_ceil(cw as u64)
-        .min(w as u64) as u16;
-    let rh = (h as u64 * size[0] as u64)
-        .div_ceil(ch as u64)
-        .min(h as u64) as u16;
-    let (sw, sh) = dec.scale(rw, rh).ok()?;
-    let pixels = dec.decode().ok()?;
-    let info = dec.info()?;
-    let (sw, sh) = (sw as u32, sh as u32);
-    let data = match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => pixels,
-        jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&g| [g, g, g]).collect(),
-        _ => return None,
-    };
-    RgbImage::from_raw(sw, sh, data)
+    // Full-image size whose crop still covers the target.
+    let rw = (w as u64 * size[1] as u64).div_ceil(cw as u64) as u32;
+    let rh = (h as u64 * size[0] as u64).div_ceil(ch as u64) as u32;
+    jpeg::decode(bytes, jpeg::Mode::Scaled([rw, rh]))
+        .ok()
+        .flatten()
 }
 
 /// [`preprocess_image`] for many files in parallel (rayon's global pool; set
