@@ -165,6 +165,8 @@ impl UploadClient {
     pub fn new(base: &str, hotkey: Hotkey, retry: RetryPolicy) -> Result<Self, UploadError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
+            // No total timeout on the PUT (large files); a stalled connection times out instead.
+            .read_timeout(retry.request_timeout)
             .user_agent(concat!("gascli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| UploadError::Transport {
