@@ -213,10 +213,7 @@ async fn full_flow_with_retries_then_409() {
     );
 
     c.confirm(&ps.model_id, &hash).await.unwrap();
-    assert_eq!(
-        s.confirmed.lock().unwrap().as_slice(),
-        [ps.model_id.clone()]
-    );
+    assert_eq!(*s.confirmed.lock().unwrap(), vec![ps.model_id.clone()]);
     assert!(s.signers.lock().unwrap().iter().all(|a| a == hk.ss58()));
 
     // The same hash again: 409, not retried, explained.
