@@ -545,6 +545,19 @@ pub async fn sweep(db: &Db, store: &Store) -> Result<usize, RegistryError> {
             store.delete(&key).await?;
         }
     }
+    // Local backend: a PUT killed mid-stream leaves `staging/<id>#<n>` part files that the
+    // object_store listing does not show; remove those of uploads that are no longer live.
+    if let Some(dir) = store.local_path("staging")
+        && let Ok(entries) = std::fs::read_dir(&dir)
+    {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let id = name.split('#').next().unwrap_or_default();
+            if name.contains('#') && !live.contains(id) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     db.fail_exhausted().await?;
     Ok(expired.len())
 }
