@@ -146,10 +146,6 @@ impl Errors {
     }
 }
 
-fn to_score_label(l: datasets::Label) -> Label {
-    l.as_str().parse().unwrap_or(Label::Synthetic)
-}
-
 /// Preprocessing parameters of a model, as the network applies them.
 #[derive(Debug, Clone)]
 struct Prep {
@@ -259,16 +255,9 @@ fn collect_specs(opts: &BenchOptions) -> Result<Vec<DatasetSpec>, BenchError> {
             DataSource::Catalog(p) => specs.extend(
                 datasets::load_catalog(p)?
                     .into_iter()
-                    .filter(|s| s.modality.as_str() == want),
+                    .filter(|s| s.modality == opts.modality),
             ),
-            DataSource::Dir(d) => {
-                let m: datasets::Modality =
-                    want.parse().map_err(|e: String| BenchError::NoData {
-                        modality: want.clone(),
-                        hint: e,
-                    })?;
-                specs.extend(datasets::local_dir_specs(d, m)?);
-            }
+            DataSource::Dir(d) => specs.extend(datasets::local_dir_specs(d, opts.modality)?),
         }
     }
     if specs.is_empty() {
@@ -410,7 +399,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
                                 item: Item {
                                     dataset,
                                     id,
-                                    label: to_score_label(spec.media_type),
+                                    label: spec.media_type,
                                 },
                                 kind: format!("read-{}", e.kind()),
                                 message: e.to_string(),
@@ -433,7 +422,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
                         let item = Item {
                             dataset: s.dataset,
                             id: s.id,
-                            label: to_score_label(s.label),
+                            label: s.label,
                         };
                         match r {
                             Ok(t) => {
