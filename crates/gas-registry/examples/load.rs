@@ -41,7 +41,11 @@ async fn main() {
     let size = *args.get(3).unwrap_or(&256) * 1024;
 
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::sqlite_file(&dir.path().join("m.db")).await.unwrap();
+    // GASCLI_LOAD_DB_URL=postgres://… runs the same load against PostgreSQL (fresh database!).
+    let db = match std::env::var("GASCLI_LOAD_DB_URL") {
+        Ok(url) => Db::connect(&url).await.unwrap(),
+        Err(_) => Db::sqlite_file(&dir.path().join("m.db")).await.unwrap(),
+    };
     let store = Store::local(dir.path().join("o")).unwrap();
     let st = AppState {
         db: db.clone(),
