@@ -590,7 +590,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
         "mode": format!("{:?}", opts.mode).to_lowercase(),
         "seed": opts.seed,
         "batch_size": batch_size,
-        "sandbox": {"enabled": opts.worker.launcher.is_some(), "limits": opts.worker.sandbox},
+        "sandbox": sandbox_json(&wopts),
         "worker": worker_info,
         "overall": overall,
         "per_dataset": per_dataset,
@@ -631,6 +631,18 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     Ok(BenchOutcome {
         results,
         results_dir: dir.clone(),
+    })
+}
+
+fn sandbox_json(w: &WorkerOptions) -> Value {
+    let mut limits = serde_json::to_value(&w.sandbox).unwrap_or(Value::Null);
+    if let Some(o) = limits.as_object_mut() {
+        o.remove("scratch"); // a temporary directory, gone after the run
+    }
+    json!({
+        "enabled": w.launcher.is_some(),
+        "limits": limits,
+        "batch_timeout_s": w.batch_timeout.as_secs(),
     })
 }
 
