@@ -152,18 +152,69 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PackageError + '_
     }
 }
 
+/// Size of each read buffer used by [`sha256_file`].
+const HASH_BUF: usize = 1 << 20;
+
 /// Streaming SHA-256 of a file, lowercase hex.
+///
+/// A reader thread fills buffers while this thread hashes, so copying from the page cache /
+/// disk overlaps with hashing. Exactly three buffers of [`HASH_BUF`] bytes circulate
+/// (bounded channels, buffers recycled), so memory stays flat whatever the file size.
 pub fn sha256_file(path: &Path) -> Result<String, PackageError> {
+    use std::sync::mpsc::sync_channel;
     let mut f = File::open(path).map_err(io_err(path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io_err(path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
+    let (full_tx, full_rx) = sync_channel::<io::Result<(Vec<u8>, usize)>>(3);
+    let (empty_tx, empty_rx) = sync_channel::<Vec<u8>>(3);
+    for _ in 0..3 {
+        // cannot fail: capacity 3, receiver alive
+        let _ = empty_tx.send(vec![0u8; HASH_BUF]);
     }
+    let reader = std::thread::spawn(move || {
+        while let Ok(mut buf) = empty_rx.recv() {
+            let mut filled = 0;
+            let res = loop {
+                if filled == buf.len() {
+                    break Ok(());
+                }
+                match f.read(&mut buf[filled..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            let done = filled == 0 || res.is_err();
+            let msg = res.map(|()| (buf, filled));
+            if full_tx.send(msg).is_err() || done {
+                return;
+            }
+        }
+    });
+    let mut h = Sha256::new();
+    let mut result = Ok(());
+    while let Ok(msg) = full_rx.recv() {
+        match msg {
+            Ok((buf, n)) => {
+                if n == 0 {
+                    break;
+                }
+                h.update(&buf[..n]);
+                // The reader may already have sent its last message and exited; what it
+                // queued is still received, so a failed hand-back is not an error.
+                let _ = empty_tx.send(buf);
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    drop(empty_tx);
+    drop(full_rx);
+    if reader.join().is_err() {
+        result = Err(io::Error::other("hash reader thread panicked"));
+    }
+    result.map_err(io_err(path))?;
     Ok(hex::encode(h.finalize()))
 }
 
@@ -482,4 +533,43 @@ pub fn materialize(path: &Path, scratch: &Path) -> Result<PathBuf, PackageError>
         out.sync_all().map_err(io_err(&dest))?;
     }
     Ok(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The threaded reader must hash exactly the file's bytes, in order, across buffer borders.
+    #[test]
+    fn sha256_file_matches_in_memory_digest() {
+        let t = tempfile::tempdir().unwrap();
+        for len in [
+            0,
+            1,
+            HASH_BUF - 1,
+            HASH_BUF,
+            HASH_BUF + 1,
+            3 * HASH_BUF + 12_345,
+        ] {
+            let data: Vec<u8> = (0..len as u64)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 7) as u8)
+                .collect();
+            let p = t.path().join(format!("f{len}"));
+            std::fs::write(&p, &data).unwrap();
+            assert_eq!(
+                sha256_file(&p).unwrap(),
+                hex::encode(Sha256::digest(&data)),
+                "len {len}"
+            );
+        }
+        // empty file: the well-known digest of ""
+        assert_eq!(
+            sha256_file(&t.path().join("f0")).unwrap(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert!(matches!(
+            sha256_file(&t.path().join("missing")),
+            Err(PackageError::Io { .. })
+        ));
+    }
 }
