@@ -69,7 +69,8 @@ pub(crate) fn decode(bytes: &[u8], mode: Mode) -> Result<Option<RgbImage>, Media
                 Mode::Scaled([tw, th]) => {
                     let m = (1..=8u64)
                         .find(|m| {
-                            (w * m).div_ceil(8) >= tw as u64 && (h * m).div_ceil(8) >= th as u64
+                            (w * m).div_ceil(8) * 4 >= tw as u64 * 3
+                                && (h * m).div_ceil(8) * 4 >= th as u64 * 3
                         })
                         .unwrap_or(8);
                     d.scale(m as u8);
