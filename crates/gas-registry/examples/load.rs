@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gas_registry::api::{self, ApiConfig, AppState};
+use gas_registry::auth::ChainAuth;
 use gas_registry::auth::testing::Signer;
-use gas_registry::auth::{Epistula, sr25519_check};
 use gas_registry::{Db, Store};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -54,7 +54,7 @@ async fn main() {
             max_per_modality: per as i64,
             ..ApiConfig::default()
         }),
-        auth: Arc::new(Epistula::new(sr25519_check())),
+        auth: Arc::new(ChainAuth::default()),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -1,8 +1,7 @@
-//! Epistula v2 request authentication (push.md): header checks, ±15 s timestamp window and a
-//! uuid replay cache. The sr25519 signature check itself is delegated to a [`SignatureCheck`]
-//! so the binary plugs in `gas_chain`'s verifier (this crate does no cryptography itself).
-//! NOTE: written here because `gas_chain::epistula` had not landed when this layer was built;
-//! switch to it (keeping [`Authenticator`]) once it exists.
+//! Request authentication behind the [`Authenticator`] trait. Production: [`ChainAuth`], which
+//! is `gas_chain::epistula::Verifier`. [`Epistula`] is the same header/window/replay logic with
+//! a pluggable signature check, used by tests that substitute the cryptography (it predates
+//! `gas_chain`'s verifier). This crate does no cryptography itself.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -121,87 +120,63 @@ impl Authenticator for Epistula {
     }
 }
 
-/// SS58 address → 32-byte public key, checking the blake2b-512 `SS58PRE` checksum
-/// (simple one-byte prefixes only, which covers prefix 42 used by Bittensor).
-pub fn ss58_decode(addr: &str) -> Option<[u8; 32]> {
-    use blake2::{Blake2b512, Digest as _};
-    let raw = bs58::decode(addr).into_vec().ok()?;
-    if raw.len() != 35 || raw[0] >= 64 {
-        return None;
+/// The production authenticator: `gas_chain::epistula::Verifier` (sr25519 over the Epistula
+/// message, ±15 s window, uuid replay cache), empty `signed_for` as the upload API uses.
+#[derive(Default)]
+pub struct ChainAuth(pub gas_chain::epistula::Verifier);
+
+impl Authenticator for ChainAuth {
+    fn authenticate(&self, h: &HeaderMap, body: &[u8]) -> Result<String, AuthError> {
+        for name in [
+            "epistula-version",
+            "epistula-timestamp",
+            "epistula-uuid",
+            "epistula-signed-by",
+            "epistula-request-signature",
+        ] {
+            if h.get_all(name).iter().count() > 1 {
+                return Err(AuthError(format!("header {name} appears more than once")));
+            }
+        }
+        self.0
+            .verify(|n| h.get(n).and_then(|v| v.to_str().ok()), body, "")
+            .map_err(|e| AuthError(e.to_string()))
     }
-    let mut h = Blake2b512::new();
-    h.update(b"SS58PRE");
-    h.update(&raw[..33]);
-    let sum = h.finalize();
-    if sum[..2] != raw[33..] {
-        return None;
-    }
-    raw[1..33].try_into().ok()
 }
 
-/// sr25519 verification as Substrate does it (signing context `substrate`, raw message).
-/// Stand-in until `gas_chain` exposes its verifier; it uses the `schnorrkel` crate, nothing
-/// hand-rolled beyond SS58 decoding.
+/// sr25519 check for [`Epistula`] via `gas_chain` (SS58 decode + Substrate signing context).
 pub fn sr25519_check() -> SignatureCheck {
     Arc::new(|ss58: &str, msg: &[u8], sig: &[u8]| {
-        let Some(pk) = ss58_decode(ss58) else {
-            return false;
-        };
         let (Ok(pk), Ok(sig)) = (
-            schnorrkel::PublicKey::from_bytes(&pk),
-            schnorrkel::Signature::from_bytes(sig),
+            gas_chain::wallet::ss58_decode(ss58),
+            <[u8; 64]>::try_from(sig),
         ) else {
             return false;
         };
-        pk.verify_simple(b"substrate", msg, &sig).is_ok()
+        gas_chain::wallet::verify(&pk, msg, &sig)
     })
 }
 
-/// Client-side signing for tests, load tests and demos (sr25519 via `schnorrkel`). The real
-/// client is `gas_chain`'s; this exists so the registry can be exercised on its own.
+/// Client-side signing for tests, load tests and demos, through `gas_chain`.
 pub mod testing {
-    use blake2::{Blake2b512, Digest as _};
-
     pub struct Signer {
-        pair: schnorrkel::Keypair,
+        hotkey: gas_chain::Hotkey,
         pub ss58: String,
     }
 
     impl Signer {
         /// From a 32-byte mini-secret (as in a hotkey file's `secretSeed`).
         pub fn from_seed(seed: [u8; 32]) -> Self {
-            let pair = schnorrkel::MiniSecretKey::from_bytes(&seed)
-                .expect("32 bytes is a valid mini-secret")
-                .expand_to_keypair(schnorrkel::ExpansionMode::Ed25519);
-            let mut raw = vec![42u8];
-            raw.extend_from_slice(&pair.public.to_bytes());
-            let mut h = Blake2b512::new();
-            h.update(b"SS58PRE");
-            h.update(&raw);
-            raw.extend_from_slice(&h.finalize()[..2]);
+            let hotkey = gas_chain::Hotkey::from_seed(seed);
             Self {
-                ss58: bs58::encode(raw).into_string(),
-                pair,
+                ss58: hotkey.ss58().to_string(),
+                hotkey,
             }
         }
 
         /// Epistula v2 headers for `body` (fresh uuid, current time).
         pub fn headers(&self, body: &[u8]) -> Vec<(&'static str, String)> {
-            let uuid = uuid::Uuid::new_v4().to_string();
-            let ts = crate::db::now_ms().to_string();
-            let msg = super::message(body, &uuid, &ts);
-            let ctx = schnorrkel::signing_context(b"substrate");
-            let sig = self.pair.sign(ctx.bytes(msg.as_bytes())).to_bytes();
-            vec![
-                ("Epistula-Version", "2".into()),
-                ("Epistula-Timestamp", ts),
-                ("Epistula-Uuid", uuid),
-                ("Epistula-Signed-By", self.ss58.clone()),
-                (
-                    "Epistula-Request-Signature",
-                    format!("0x{}", hex::encode(sig)),
-                ),
-            ]
+            gas_chain::epistula::sign_request(&self.hotkey, body, "")
         }
     }
 }

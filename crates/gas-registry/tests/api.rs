@@ -422,42 +422,92 @@ async fn restart_between_presigned_and_confirm() {
     s.task.abort();
 }
 
-/// The real sr25519 check against a signature made with schnorrkel; SS58 decoding checked
-/// against the well-known dev address of //Alice.
+/// The sr25519 check (via gas_chain) accepts gas_chain's signatures and nothing else.
 #[test]
 fn sr25519_check_verifies_real_signatures() {
-    use blake2::{Blake2b512, Digest as _};
-    let kp = schnorrkel::MiniSecretKey::from_bytes(&[7u8; 32])
-        .unwrap()
-        .expand_to_keypair(schnorrkel::ExpansionMode::Ed25519);
-    let mut raw = vec![42u8];
-    raw.extend_from_slice(&kp.public.to_bytes());
-    let mut h = Blake2b512::new();
-    h.update(b"SS58PRE");
-    h.update(&raw);
-    raw.extend_from_slice(&h.finalize()[..2]);
-    let addr = bs58::encode(raw).into_string();
-    assert!(addr.starts_with('5'));
-    assert_eq!(
-        gas_registry::auth::ss58_decode(&addr),
-        Some(kp.public.to_bytes())
-    );
+    let hk = gas_chain::Hotkey::from_seed([7u8; 32]);
     let check = gas_registry::auth::sr25519_check();
-    let ctx = schnorrkel::signing_context(b"substrate");
-    let sig = kp.sign(ctx.bytes(b"hello")).to_bytes();
-    assert!(check(&addr, b"hello", &sig));
-    assert!(!check(&addr, b"hellO", &sig));
-    // Alice's known address decodes; a corrupted checksum does not.
+    let sig = hk.sign(b"hello");
+    assert!(check(hk.ss58(), b"hello", &sig));
+    assert!(!check(hk.ss58(), b"hellO", &sig));
     let alice = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
-    assert_eq!(
-        hex::encode(gas_registry::auth::ss58_decode(alice).unwrap()),
-        "d43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"
-    );
-    assert!(
-        gas_registry::auth::ss58_decode("5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQZ")
-            .is_none()
-    );
     assert!(!check(alice, b"hello", &sig));
+    assert!(!check("not-an-address", b"hello", &sig));
+    assert!(!check(hk.ss58(), b"hello", &sig[..63]));
+}
+
+/// gas_chain's real upload client (what `gascli d push` uses) against the registry with the
+/// production authenticator: presigned → streamed PUT → confirm → status, then 409 and 503.
+#[tokio::test]
+async fn gas_chain_upload_client_against_registry() {
+    use gas_chain::upload::{PresignedRequest, RetryPolicy, UploadClient};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::sqlite_file(&dir.path().join("meta.db")).await.unwrap();
+    let store = Store::local(dir.path().join("objects")).unwrap();
+    let mut cfg = ApiConfig::default();
+    cfg.disabled.insert("video".into());
+    let state = AppState {
+        db: db.clone(),
+        store,
+        cfg: Arc::new(cfg),
+        auth: Arc::new(gas_registry::auth::ChainAuth::default()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, api::router(state)).await.unwrap();
+    });
+    let retry = RetryPolicy {
+        attempts: 1,
+        base_delay: Duration::from_millis(10),
+        request_timeout: Duration::from_secs(10),
+    };
+    let hk = gas_chain::Hotkey::from_seed([21u8; 32]);
+    let client = UploadClient::new(&format!("{base}/upload"), hk.clone(), retry.clone()).unwrap();
+    let data = zip_bytes(77);
+    let path = dir.path().join("m.zip");
+    std::fs::write(&path, &data).unwrap();
+    let (hash, size) = gas_chain::upload::sha256_file(&path).unwrap();
+    let req = |modality: &str| PresignedRequest {
+        filename: "m.zip".into(),
+        file_size: size,
+        expected_hash: hash.clone(),
+        content_type: "application/octet-stream".into(),
+        modality: modality.into(),
+        vertical: "general".into(),
+    };
+    let p = client.presigned(&req("image")).await.unwrap();
+    assert_eq!(p.submissions_max, Some(3));
+    client
+        .put_file(&p.presigned_url, &path, size, None)
+        .await
+        .unwrap();
+    let v = client.confirm(&p.model_id, &hash).await.unwrap();
+    assert_eq!(v["data"]["submissions_used"], 1, "{v}");
+    let status = client
+        .get_signed_json(&format!("{base}/api/v1/miner/models?modality=image"))
+        .await
+        .unwrap();
+    assert_eq!(status["data"]["models"][0]["model_id"], p.model_id.as_str());
+    assert_eq!(status["data"]["hotkey"], hk.ss58());
+    // Already uploaded → 409; disabled modality → 503 (as errors of the client).
+    let e = client
+        .presigned(&req("image"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("409") || e.to_lowercase().contains("already"),
+        "{e}"
+    );
+    let e = client
+        .presigned(&req("video"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Uploads for video are disabled"), "{e}");
+    assert_eq!(db.count_models().await.unwrap(), 1);
+    task.abort();
 }
 
 /// Give a confirmed model a scored benchmark with calibration bins.
