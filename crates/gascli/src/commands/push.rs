@@ -1,10 +1,343 @@
-//! Not built yet: owned by the issue that delivers this command.
+//! `gascli d push`: validate every given model, upload each through the signed upload API
+//! (presigned → streamed PUT → confirm), then (not in this build) commit on chain.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use anyhow::Context;
+use gas_chain::upload::{
+    DEFAULT_UPLOAD_URL, PresignedRequest, RetryPolicy, UploadClient, UploadError,
+};
+use gas_package::{Modality, ValidateOptions};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this command is not available in this build yet")
+use super::wallet::WalletOpts;
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("models").required(true).multiple(true)
+    .args(["image_model", "video_model", "audio_model"])))]
+pub struct Args {
+    /// Image detector package (.zip or model directory).
+    #[arg(long)]
+    pub image_model: Option<PathBuf>,
+    /// Video detector package (.zip or model directory).
+    #[arg(long)]
+    pub video_model: Option<PathBuf>,
+    /// Audio detector package (.zip or model directory).
+    #[arg(long)]
+    pub audio_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub wallet: WalletOpts,
+    /// Subnet uid.
+    #[arg(long, default_value_t = 34)]
+    pub netuid: u16,
+    /// Chain: finney, test, local, or a ws:// / wss:// URL.
+    #[arg(long, default_value = "finney")]
+    pub chain_endpoint: String,
+    /// Seconds between retries of transient chain errors.
+    #[arg(long, default_value_t = 60)]
+    pub retry_delay: u64,
+    /// Retries of transient chain errors before giving up.
+    #[arg(long, default_value_t = 5)]
+    pub max_retries: u32,
+    /// Upload API base URL.
+    #[arg(long, default_value = DEFAULT_UPLOAD_URL)]
+    pub upload_url: String,
+    /// Upload only; do not write the on-chain commitment.
+    #[arg(long)]
+    pub skip_chain: bool,
+    /// Validate and print the plan; no network access.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Which model's commitment to write when several are pushed (one slot per hotkey).
+    #[arg(long, value_parser = ["image", "video", "audio"])]
+    pub commit_modality: Option<String>,
+    /// Machine-readable summary on stdout (steps go to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Resolves `--chain-endpoint` to a WebSocket URL.
+pub fn chain_url(endpoint: &str) -> anyhow::Result<String> {
+    Ok(match endpoint {
+        "finney" => "wss://entrypoint-finney.opentensor.ai:443".into(),
+        "test" => "wss://test.finney.opentensor.ai:443".into(),
+        "local" => "ws://127.0.0.1:9944".into(),
+        u if u.starts_with("ws://") || u.starts_with("wss://") => u.into(),
+        other => anyhow::bail!(
+            "--chain-endpoint {other:?}: expected finney, test, local, or a ws:// / wss:// URL"
+        ),
+    })
+}
+
+struct Item {
+    modality: Modality,
+    given: PathBuf,
+    zip: PathBuf,
+    sha256: String,
+    size: u64,
+}
+
+fn step(json: bool, msg: &str) {
+    // Steps always go to stderr so that `--json` keeps stdout machine-readable.
+    let _ = json;
+    eprintln!("{msg}");
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let models: Vec<(Modality, PathBuf)> = [
+        (Modality::Image, &args.image_model),
+        (Modality::Video, &args.video_model),
+        (Modality::Audio, &args.audio_model),
+    ]
+    .into_iter()
+    .filter_map(|(m, p)| p.clone().map(|p| (m, p)))
+    .collect();
+    let chain = chain_url(&args.chain_endpoint)?;
+    let hotkey = args.wallet.load()?;
+    step(
+        args.json,
+        &format!(
+            "Hotkey {} (wallet {}/{})",
+            hotkey.ss58(),
+            args.wallet.wallet_name,
+            args.wallet.wallet_hotkey
+        ),
+    );
+
+    // 1. Validate everything before any network access.
+    let mut failed = false;
+    for (m, p) in &models {
+        let report = gas_package::validate(
+            p,
+            &ValidateOptions {
+                expected_modality: Some(*m),
+            },
+        )
+        .with_context(|| format!("validating --{m}-model {}", p.display()))?;
+        if report.valid {
+            step(args.json, &format!("✓ --{m}-model {}: valid", p.display()));
+        } else {
+            failed = true;
+            eprintln!(
+                "✗ --{m}-model {}: {} error(s)",
+                p.display(),
+                report.errors.len()
+            );
+            for f in &report.errors {
+                eprintln!("    {f}");
+            }
+        }
+    }
+    if failed {
+        eprintln!("Nothing was uploaded: fix the errors above (see `gascli d validate`).");
+        return Ok(ExitCode::from(1));
+    }
+
+    // Which commitment will stand.
+    let commit_modality = match &args.commit_modality {
+        Some(c) => {
+            let m: Modality = c
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--commit-modality: {e:?}"))?;
+            if !models.iter().any(|(x, _)| *x == m) {
+                anyhow::bail!("--commit-modality {m}: no --{m}-model was given");
+            }
+            m
+        }
+        None => models[0].0,
+    };
+    if models.len() > 1 && !args.skip_chain {
+        eprintln!(
+            "warning: a hotkey has one commitment slot per subnet; committing several models would \
+             overwrite each other. Only the {commit_modality} model will be committed \
+             (choose with --commit-modality); the others are uploaded only."
+        );
+    }
+
+    if args.dry_run {
+        let plan = serde_json::json!({
+            "dry_run": true,
+            "hotkey": hotkey.ss58(),
+            "upload_url": args.upload_url,
+            "chain_endpoint": if args.skip_chain { serde_json::Value::Null } else { chain.clone().into() },
+            "netuid": args.netuid,
+            "commit_modality": if args.skip_chain { serde_json::Value::Null } else { commit_modality.to_string().into() },
+            "models": models.iter().map(|(m, p)| serde_json::json!({"modality": m.to_string(), "path": p})).collect::<Vec<_>>(),
+        });
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&plan)?);
+        } else {
+            println!("Plan (dry run, nothing sent):");
+            for (m, p) in &models {
+                println!("  upload {m} model {} to {}", p.display(), args.upload_url);
+            }
+            if args.skip_chain {
+                println!("  no on-chain commitment (--skip-chain)");
+            } else {
+                println!(
+                    "  commit the {commit_modality} model on netuid {} via {chain}",
+                    args.netuid
+                );
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    if !args.skip_chain {
+        anyhow::bail!(
+            "the on-chain commitment step is not implemented in this build of gascli; nothing was \
+             uploaded. Re-run with --skip-chain to upload only (the summary prints the commitment \
+             string to set with the network's client)"
+        );
+    }
+
+    // 2. Package directories into ZIPs in a temp dir.
+    let scratch = tempfile::tempdir().context("creating a temporary directory")?;
+    let mut items = Vec::new();
+    for (m, p) in &models {
+        let zip = if p.is_dir() {
+            let out = scratch.path().join(format!("{m}_model.zip"));
+            step(
+                args.json,
+                &format!("Packaging {} → {}", p.display(), out.display()),
+            );
+            gas_package::package_dir(p, &out)
+                .with_context(|| format!("packaging {}", p.display()))?;
+            out
+        } else {
+            p.clone()
+        };
+        let (sha256, size) = gas_chain::upload::sha256_file(&zip)?;
+        items.push(Item {
+            modality: *m,
+            given: p.clone(),
+            zip,
+            sha256,
+            size,
+        });
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let client = UploadClient::new(&args.upload_url, hotkey.clone(), RetryPolicy::default())?
+        .on_retry(|step, attempt, err, delay| {
+            eprintln!("  {step}: {err}; retry {attempt} in {:.0?}", delay);
+        });
+    let mut results = Vec::new();
+    let mut status = ExitCode::SUCCESS;
+    for it in &items {
+        eprintln!(
+            "Uploading {} model {} ({} bytes, sha256 {})",
+            it.modality,
+            it.given.display(),
+            it.size,
+            it.sha256
+        );
+        match rt.block_on(upload_one(&client, it, args.json)) {
+            Ok(v) => results.push(v),
+            Err(e) => {
+                eprintln!("✗ {} model: {e}", it.modality);
+                status = ExitCode::from(1);
+                results.push(serde_json::json!({
+                    "modality": it.modality.to_string(), "sha256": it.sha256, "error": e.to_string()}));
+            }
+        }
+    }
+
+    let summary = serde_json::json!({ "hotkey": hotkey.ss58(), "models": results, "chain": null });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("Summary (hotkey {}):", hotkey.ss58());
+        for r in &results {
+            if let Some(e) = r.get("error") {
+                println!(
+                    "  {}: FAILED: {}",
+                    r["modality"].as_str().unwrap_or("?"),
+                    e.as_str().unwrap_or("?")
+                );
+            } else {
+                println!(
+                    "  {}: model_id {}  sha256 {}  r2_key {}\n    commitment {}",
+                    r["modality"].as_str().unwrap_or("?"),
+                    r["model_id"].as_str().unwrap_or("?"),
+                    r["sha256"].as_str().unwrap_or("?"),
+                    r["r2_key"].as_str().unwrap_or("?"),
+                    r["commitment"].as_str().unwrap_or("?"),
+                );
+            }
+        }
+        println!("  chain: skipped (--skip-chain)");
+    }
+    Ok(status)
+}
+
+async fn upload_one(
+    client: &UploadClient,
+    it: &Item,
+    json: bool,
+) -> Result<serde_json::Value, UploadError> {
+    let filename = it
+        .zip
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("model.zip")
+        .to_string();
+    step(json, "[1/3] Requesting presigned URL…");
+    let ps = client
+        .presigned(&PresignedRequest {
+            filename,
+            file_size: it.size,
+            expected_hash: it.sha256.clone(),
+            content_type: "application/octet-stream".into(),
+            modality: it.modality.to_string(),
+            vertical: "general".into(),
+        })
+        .await?;
+    if let (Some(u), Some(m)) = (ps.submissions_used, ps.submissions_max) {
+        step(
+            json,
+            &format!("      model_id {} (submission {u}/{m})", ps.model_id),
+        );
+    }
+    step(json, "[2/3] Uploading…");
+    let pb = indicatif::ProgressBar::with_draw_target(
+        Some(it.size),
+        indicatif::ProgressDrawTarget::stderr_with_hz(5),
+    );
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "      [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let r = client
+        .put_file(&ps.presigned_url, &it.zip, it.size, Some(&pb))
+        .await;
+    pb.finish_and_clear();
+    r?;
+    step(json, "[3/3] Confirming upload…");
+    client.confirm(&ps.model_id, &it.sha256).await?;
+    let commitment =
+        gas_chain::commitment::commitment_string(&ps.r2_key, &it.sha256, client.hotkey().ss58())
+            .map_err(|e| UploadError::BadResponse {
+                step: "commitment",
+                detail: e.to_string(),
+            })?;
+    step(
+        json,
+        &format!("✓ {} model uploaded: model_id {}", it.modality, ps.model_id),
+    );
+    Ok(serde_json::json!({
+        "modality": it.modality.to_string(),
+        "path": it.given,
+        "model_id": ps.model_id,
+        "sha256": it.sha256,
+        "size_bytes": it.size,
+        "r2_key": ps.r2_key,
+        "commitment": commitment,
+    }))
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gas_registry::api::{self, ApiConfig, AppState, MODALITIES};
-use gas_registry::auth::{Epistula, sr25519_check};
+use gas_registry::auth::ChainAuth;
 use gas_registry::worker::{self, PackageEvaluator, WorkerConfig};
 use gas_registry::{Db, Store};
 
@@ -157,7 +157,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             db: db.clone(),
             store: store.clone(),
             cfg: Arc::new(cfg),
-            auth: Arc::new(Epistula::new(sr25519_check())),
+            auth: Arc::new(ChainAuth::default()),
         };
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
