@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod eval;
 pub mod html;
 pub mod store;
 pub mod worker;

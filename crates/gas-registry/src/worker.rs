@@ -248,8 +248,9 @@ pub async fn run_loop(
 
 /// The `validate` stage with `gas_package::validate` (the code behind `gascli d validate`,
 /// static analysis included), run on the stored ZIP after an integrity check. Stages after
-/// validation (`exam`, `benchmark`) need `gas_bench`'s runner and are refused here, so by
-/// default nothing is queued after a valid package (`next_after_validate`).
+/// validation (`exam`, `benchmark`) are refused here (see [`crate::eval::BenchEvaluator`],
+/// which runs them with `gas_bench`), so by default nothing is queued after a valid package
+/// (`next_after_validate`).
 pub struct PackageEvaluator {
     pub next_after_validate: Option<String>,
 }
@@ -259,7 +260,7 @@ impl Evaluator for PackageEvaluator {
         Box::pin(async move {
             if stage != "validate" {
                 return Err(RegistryError::Config(format!(
-                    "stage {stage} is not available in this build (gas_bench runner not wired)"
+                    "stage {stage} is not run by the validate-only evaluator (use BenchEvaluator)"
                 )));
             }
             let integ = integrity(model, store).await?;
@@ -267,25 +268,7 @@ impl Evaluator for PackageEvaluator {
                 return Ok(integ);
             }
             // The local store's file is validated in place; other stores go through a temp file.
-            let tmp;
-            let path = match store.local_path(&model.r2_key) {
-                Some(p) => p,
-                None => {
-                    let bytes = store.get_bytes(&model.r2_key).await?;
-                    tmp = tempfile::Builder::new()
-                        .suffix(".zip")
-                        .tempfile()
-                        .map_err(|source| RegistryError::Io {
-                            path: "temporary file".into(),
-                            source,
-                        })?;
-                    std::fs::write(tmp.path(), &bytes).map_err(|source| RegistryError::Io {
-                        path: tmp.path().display().to_string(),
-                        source,
-                    })?;
-                    tmp.path().to_path_buf()
-                }
-            };
+            let (path, _tmp) = crate::eval::local_zip(model, store).await?;
             let modality = gas_package::Modality::ALL
                 .into_iter()
                 .find(|m| m.as_str() == model.modality);

@@ -1,0 +1,483 @@
+//! `BenchEvaluator` end to end: validate → exam → benchmark with `gas_bench` in its sandbox on
+//! the bundled `examples/data/image`, results in the DB, the store, the leaderboard JSON and the
+//! miner API; a constant-0.5 model fails the exam with its reason recorded; a modality without
+//! datasets fails with a clear reason.
+//!
+//! Needs the worker venv (PyTorch): fails when `CI` is set and it is missing, skips otherwise.
+//!
+//! `harness = false`: this binary is also the sandbox launcher. `gas_bench` re-executes its
+//! launcher as `<launcher> sandbox-exec --spec JSON -- python …`; `main` handles that before
+//! anything else (single-threaded, as `exec_sandboxed` requires), like `gascli sandbox-exec`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gas_bench::runner::DataSource;
+use gas_bench::sandbox::SandboxSpec;
+use gas_bench::worker::{WorkerOptions, find_worker_script};
+use gas_package::Modality;
+use gas_registry::api::{self, ApiConfig, AppState};
+use gas_registry::auth::ChainAuth;
+use gas_registry::auth::testing::Signer;
+use gas_registry::db::now_ms;
+use gas_registry::eval::{BenchEvaluator, EvalConfig, parse_data_arg};
+use gas_registry::store::{model_key, staging_key};
+use gas_registry::worker::{self, WorkerConfig};
+use gas_registry::{Db, NewModel, PendingUpload, Store};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn root() -> PathBuf {
+    std::path::absolute(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))).unwrap()
+}
+
+fn python() -> Option<PathBuf> {
+    let venv = std::env::var_os("GASCLI_VENV").map_or(root().join(".venv"), PathBuf::from);
+    let py = venv.join("bin/python");
+    if py.exists() && venv.join(".gascli-requirements").exists() {
+        return Some(py);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "venv ({}) missing: run scripts/setup.sh --test",
+        venv.display()
+    );
+    eprintln!(
+        "skipped: needs the venv at {} (scripts/setup.sh --test)",
+        venv.display()
+    );
+    None
+}
+
+/// `sandbox-exec --spec JSON -- PROGRAM ARGS…` (the launcher protocol of `gas_bench::worker`).
+fn launcher(args: &[String]) -> ExitCode {
+    let (Some("--spec"), Some(spec), Some("--"), Some(program)) = (
+        args.first().map(String::as_str),
+        args.get(1),
+        args.get(2).map(String::as_str),
+        args.get(3),
+    ) else {
+        eprintln!("sandbox-exec: usage: sandbox-exec --spec JSON -- PROGRAM ARGS…");
+        return ExitCode::from(125);
+    };
+    let spec: SandboxSpec = match serde_json::from_str(spec) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sandbox-exec: bad --spec: {e}");
+            return ExitCode::from(125);
+        }
+    };
+    match gas_bench::sandbox::exec_sandboxed(&spec, Path::new(program), &args[4..]) {
+        Ok(never) => match never {},
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(125)
+        }
+    }
+}
+
+fn eval_config(py: &Path, work: &Path, modality_data: Option<&str>) -> EvalConfig {
+    let mut sandbox = SandboxSpec::new(PathBuf::new());
+    sandbox.memory_bytes = 8 << 30;
+    let mut cfg = EvalConfig::new(WorkerOptions {
+        python: py.to_path_buf(),
+        script: find_worker_script().expect("python/gas_worker/worker.py"),
+        launcher: Some(std::env::current_exe().unwrap()),
+        sandbox,
+        batch_timeout: Duration::from_secs(300),
+        load_timeout: Duration::from_secs(300),
+        torch_threads: 1,
+    });
+    if let Some(arg) = modality_data {
+        let (m, src) = parse_data_arg(arg).unwrap();
+        cfg.exam_data.insert(m, vec![src.clone()]);
+        cfg.benchmark_data.insert(m, vec![src]);
+    }
+    cfg.work_dir = work.to_path_buf();
+    cfg.cache_dir = work.join("cache");
+    cfg.offline = true;
+    cfg.batch_size = 16;
+    cfg
+}
+
+/// Store the ZIP and confirm it as `hotkey`'s model (what `/upload/confirm` does).
+async fn confirmed(db: &Db, store: &Store, zip: &[u8], hotkey: &str, modality: &str) -> String {
+    let sha = hex::encode(Sha256::digest(zip));
+    store
+        .put_bytes(&model_key(&sha), Bytes::from(zip.to_vec()))
+        .await
+        .unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let u = PendingUpload {
+        staging_key: staging_key(&id),
+        model_id: id.clone(),
+        hotkey: hotkey.into(),
+        modality: modality.into(),
+        vertical: "general".into(),
+        filename: format!("{modality}_model.zip"),
+        expected_hash: sha.clone(),
+        file_size: zip.len() as i64,
+        state: "received".into(),
+        created_at: now_ms(),
+        expires_at: now_ms() + 60_000,
+    };
+    db.insert_upload(&u).await.unwrap();
+    db.confirm_model(NewModel {
+        upload: &u,
+        r2_key: &model_key(&sha),
+        first_stage: "validate",
+        max_attempts: 1,
+        max_per_modality: 3,
+    })
+    .await
+    .unwrap();
+    id
+}
+
+fn package(src: &Path, out: &Path) -> Vec<u8> {
+    let p = gas_package::package_dir(src, out).unwrap();
+    assert!(p.report.valid, "{:?}", p.report.errors);
+    std::fs::read(out).unwrap()
+}
+
+async fn drain(db: &Db, store: &Store, ev: &BenchEvaluator) -> usize {
+    let cfg = WorkerConfig {
+        lease_ttl: Duration::from_secs(30),
+        ..WorkerConfig::default()
+    };
+    let mut n = 0;
+    while worker::run_one(db, store, ev, &cfg).await.unwrap() {
+        n += 1;
+    }
+    n
+}
+
+async fn serve(db: &Db, store: &Store) -> (String, tokio::task::JoinHandle<()>) {
+    let state = AppState {
+        db: db.clone(),
+        store: store.clone(),
+        cfg: Arc::new(ApiConfig::default()),
+        auth: Arc::new(ChainAuth::default()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, api::router(state)).await.unwrap();
+    });
+    (base, task)
+}
+
+async fn example_detector_passes_exam_and_benchmark(py: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::sqlite_file(&dir.path().join("m.db")).await.unwrap();
+    let store = Store::local(dir.path().join("objects")).unwrap();
+    let zip = package(
+        &root().join("examples/image-detector"),
+        &dir.path().join("image.zip"),
+    );
+    let miner = Signer::from_seed([21; 32]);
+    let id = confirmed(&db, &store, &zip, &miner.ss58, "image").await;
+    let data = format!("image={}", root().join("examples/data/image").display());
+    let ev = BenchEvaluator::new(eval_config(py, dir.path(), Some(&data)));
+    assert_eq!(
+        drain(&db, &store, &ev).await,
+        3,
+        "validate, exam, benchmark"
+    );
+
+    let m = db.model(&id).await.unwrap().unwrap();
+    assert_eq!(m.status, "evaluated", "{:?}", m.reasons);
+    assert!(m.reasons.is_empty(), "{:?}", m.reasons);
+    let jobs = db.jobs_of(&id).await.unwrap();
+    let stages: Vec<(&str, &str)> = jobs
+        .iter()
+        .map(|j| (j.stage.as_str(), j.state.as_str()))
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            ("validate", "done"),
+            ("exam", "done"),
+            ("benchmark", "done")
+        ]
+    );
+    let exam = jobs[1].result.as_ref().unwrap();
+    assert_eq!(exam["passed"], true, "{exam:#}");
+    assert_eq!(exam["detail"]["mode"], "debug");
+    assert_eq!(exam["detail"]["sandbox"], true, "ran in the sandbox");
+    assert!(
+        exam["detail"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("exam passed: accuracy"),
+        "{exam:#}"
+    );
+
+    let metrics = db.metrics_of(&id).await.unwrap();
+    let exam_all = metrics
+        .iter()
+        .find(|r| r.stage == "exam" && r.dataset == "*")
+        .expect("exam aggregate row");
+    assert!(exam_all.accuracy.unwrap() >= 0.6, "{exam_all:?}");
+    assert_eq!(exam_all.samples, 24, "8 per dataset in the exam");
+    let bench_all = metrics
+        .iter()
+        .find(|r| r.stage == "benchmark" && r.dataset == "*")
+        .expect("benchmark aggregate row");
+    assert_eq!(bench_all.samples, 60, "every sample in the benchmark");
+    assert!(bench_all.sn34.unwrap() > 0.9, "{bench_all:?}");
+    assert!(bench_all.mcc.unwrap() > 0.8, "{bench_all:?}");
+    assert!(bench_all.brier.unwrap() < 0.1, "{bench_all:?}");
+    let per: Vec<_> = metrics
+        .iter()
+        .filter(|r| r.stage == "benchmark" && r.dataset != "*")
+        .collect();
+    assert_eq!(per.len(), 3, "real, synthetic, semisynthetic: {per:?}");
+    assert!(per.iter().all(|r| r.samples == 20 && r.accuracy.is_some()));
+
+    // results.json, predictions.csv and report.html are kept in the store.
+    let bench = jobs[2].result.as_ref().unwrap();
+    let key = bench["detail"]["results_key"].as_str().unwrap();
+    assert_eq!(key, format!("results/{id}/benchmark/results.json"));
+    let results: Value = serde_json::from_slice(&store.get_bytes(key).await.unwrap()).unwrap();
+    assert_eq!(results["overall"]["n"], 60);
+    assert_eq!(results["model"]["sha256"], m.sha256.as_str());
+    assert!(
+        store
+            .exists(&format!("results/{id}/benchmark/predictions.csv"))
+            .await
+            .unwrap()
+    );
+    let cal = bench["detail"]["calibration"].as_array().unwrap();
+    assert_eq!(
+        cal.iter().map(|b| b["n"].as_u64().unwrap()).sum::<u64>(),
+        60
+    );
+
+    // The leaderboard JSON and page, and the miner's signed model list.
+    let (base, task) = serve(&db, &store).await;
+    let http = reqwest::Client::new();
+    let lb: Value = http
+        .get(format!("{base}/api/v1/leaderboard?modality=image"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let row = &lb["data"]["models"][0];
+    assert_eq!(row["model_id"], id.as_str(), "{lb:#}");
+    assert_eq!(row["hotkey"], miner.ss58.as_str());
+    assert_eq!(row["rank"], 1);
+    assert!(row["sn34_score"].as_f64().unwrap() > 0.9, "{lb:#}");
+    let page = http
+        .get(format!("{base}/leaderboard?modality=image"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<svg class=\"cal\""), "calibration plot");
+    assert!(page.contains(&id));
+    let mut rb = http.get(format!("{base}/api/v1/miner/models?modality=image"));
+    for (k, v) in miner.headers(b"") {
+        rb = rb.header(k, v);
+    }
+    let v: Value = rb.send().await.unwrap().json().await.unwrap();
+    let mm = &v["data"]["models"][0];
+    assert_eq!(mm["exam_status"], "passed", "{v:#}");
+    assert_eq!(mm["benchmark_status"], "passed");
+    assert_eq!(mm["benchmark_runs"].as_array().unwrap().len(), 4, "{v:#}");
+    task.abort();
+}
+
+const CONSTANT_MODEL: &str = "import torch\nimport torch.nn as nn\nfrom safetensors.torch import load_file\n\n\nclass Constant(nn.Module):\n    def __init__(self, num_classes=2):\n        super().__init__()\n        self.head = nn.Linear(3, num_classes)\n\n    def forward(self, images):\n        # zero weights and bias: equal logits, p_synthetic 0.5 for every image\n        return self.head(images.float().mean(dim=(2, 3)))\n\n\ndef load_model(weights_path, num_classes=2, **kwargs):\n    m = Constant(num_classes)\n    m.load_state_dict(load_file(weights_path))\n    return m.eval()\n";
+
+/// A safetensors file of zero F32 tensors.
+fn zero_safetensors(tensors: &[(&str, &[usize])]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut off = 0usize;
+    for (name, shape) in tensors {
+        let n: usize = shape.iter().product::<usize>() * 4;
+        header.insert(
+            (*name).into(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [off, off + n]}),
+        );
+        off += n;
+    }
+    let h = serde_json::to_string(&header).unwrap();
+    let mut v = (h.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(h.as_bytes());
+    v.resize(v.len() + off, 0);
+    v
+}
+
+async fn constant_model_fails_the_exam(py: &Path) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::sqlite_file(&dir.path().join("m.db")).await.unwrap();
+    let store = Store::local(dir.path().join("objects")).unwrap();
+    let src = dir.path().join("constant");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("model_config.yaml"),
+        "name: constant\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [32, 32]\nmodel:\n  num_classes: 2\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("model.py"), CONSTANT_MODEL).unwrap();
+    std::fs::write(
+        src.join("model.safetensors"),
+        zero_safetensors(&[("head.weight", &[2, 3]), ("head.bias", &[2])]),
+    )
+    .unwrap();
+    let zip = package(&src, &dir.path().join("constant.zip"));
+    let id = confirmed(&db, &store, &zip, "hk-constant", "image").await;
+    let data = format!("image={}", root().join("examples/data/image").display());
+    let ev = BenchEvaluator::new(eval_config(py, dir.path(), Some(&data)));
+    assert_eq!(
+        drain(&db, &store, &ev).await,
+        2,
+        "validate, exam; no benchmark"
+    );
+
+    let m = db.model(&id).await.unwrap().unwrap();
+    assert_eq!(m.status, "exam_failed", "{:?}", m.reasons);
+    assert_eq!(m.reasons.len(), 1);
+    // p = 0.5 is "real" (p > 0.5 is synthetic): 8 of 24 right.
+    assert!(
+        m.reasons[0].starts_with("exam failed: accuracy 0.333 < 0.60 required on 24 samples"),
+        "{:?}",
+        m.reasons
+    );
+    let jobs = db.jobs_of(&id).await.unwrap();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[1].result.as_ref().unwrap()["passed"], false);
+    let metrics = db.metrics_of(&id).await.unwrap();
+    let all = metrics.iter().find(|r| r.dataset == "*").unwrap();
+    assert_eq!(all.stage, "exam");
+    assert!((all.accuracy.unwrap() - 1.0 / 3.0).abs() < 1e-9, "{all:?}");
+    assert!((all.brier.unwrap() - 0.25).abs() < 1e-6, "{all:?}");
+    assert!(metrics.iter().all(|r| r.stage == "exam"));
+    assert!(
+        store
+            .exists(&format!("results/{id}/exam/results.json"))
+            .await
+            .unwrap()
+    );
+    // Not on the leaderboard with a score.
+    let rows = api::leaderboard_rows(&db, "image").await.unwrap();
+    assert!(rows[0]["sn34_score"].is_null());
+}
+
+/// Needs no venv: the stage stops before any Python runs.
+async fn modality_without_datasets_fails_with_a_reason() {
+    let py = Path::new("/nonexistent/venv/bin/python");
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::sqlite_file(&dir.path().join("m.db")).await.unwrap();
+    let store = Store::local(dir.path().join("objects")).unwrap();
+    let zip = package(
+        &root().join("examples/video-detector"),
+        &dir.path().join("video.zip"),
+    );
+    let id = confirmed(&db, &store, &zip, "hk-video", "video").await;
+    let data = format!("image={}", root().join("examples/data/image").display());
+    let ev = BenchEvaluator::new(eval_config(py, dir.path(), Some(&data)));
+    assert_eq!(drain(&db, &store, &ev).await, 2);
+    let m = db.model(&id).await.unwrap().unwrap();
+    assert_eq!(m.status, "exam_failed");
+    assert_eq!(
+        m.reasons,
+        [
+            "no exam datasets configured for video (the operator starts the registry with \
+          --exam-data video=DIR_OR_CATALOG.yaml)"
+        ]
+    );
+}
+
+fn parse_errors_are_clear() {
+    let e = parse_data_arg("image").unwrap_err();
+    assert!(e.contains("expected MODALITY=PATH"), "{e}");
+    let e = parse_data_arg("text=/tmp").unwrap_err();
+    assert!(e.contains("unknown modality \"text\""), "{e}");
+    let e = parse_data_arg("image=/nonexistent/gas").unwrap_err();
+    assert!(e.contains("cannot read /nonexistent/gas"), "{e}");
+    let (m, src) = parse_data_arg(&format!(
+        "image={}",
+        root().join("examples/data/image").display()
+    ))
+    .unwrap();
+    assert_eq!(m, Modality::Image);
+    assert!(matches!(src, DataSource::Dir(_)));
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("sandbox-exec") {
+        return launcher(&args[2..]);
+    }
+    // Arguments that are not flags filter tests by name, as libtest does.
+    let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with('-')).collect();
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    if args.iter().any(|a| a == "--list") {
+        for n in [
+            "parse_errors_are_clear",
+            "example_detector_passes_exam_and_benchmark",
+            "constant_model_fails_the_exam",
+            "modality_without_datasets_fails_with_a_reason",
+        ] {
+            println!("{n}: test");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let mut failed = 0;
+    let mut passed = 0;
+    let mut run = |name: &str, f: &dyn Fn()| {
+        if !wanted(name) {
+            return;
+        }
+        let t = std::time::Instant::now();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name} ... ok ({:.1} s)", t.elapsed().as_secs_f64());
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED");
+            }
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    run("parse_errors_are_clear", &parse_errors_are_clear);
+    run("modality_without_datasets_fails_with_a_reason", &|| {
+        rt.block_on(modality_without_datasets_fails_with_a_reason())
+    });
+    let venv_tests = [
+        "example_detector_passes_exam_and_benchmark",
+        "constant_model_fails_the_exam",
+    ];
+    if venv_tests.iter().any(|n| wanted(n))
+        && let Some(py) = python()
+    {
+        run("example_detector_passes_exam_and_benchmark", &|| {
+            rt.block_on(example_detector_passes_exam_and_benchmark(&py))
+        });
+        run("constant_model_fails_the_exam", &|| {
+            rt.block_on(constant_model_fails_the_exam(&py))
+        });
+    }
+    println!("\ntest result: {passed} passed; {failed} failed");
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
