@@ -1,9 +1,11 @@
 //! `gascli registry serve` as a real process on 127.0.0.1: signed upload protocol, a SIGKILL
 //! between presigned and confirm, restart on the same data dir, and the in-process worker
-//! validating the package with `gas_package`.
+//! validating the package with `gas_package`; `gascli d push` / `d status` against it (409 on a
+//! duplicate, the quota on the 4th model) and, with the venv, the default exam + benchmark on the
+//! bundled example data.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -100,7 +102,7 @@ async fn serve_survives_kill_between_presigned_and_confirm() {
     let miner = Signer::from_seed([11; 32]);
     let data = valid_package(dir.path());
 
-    let s = serve(dir.path(), &[]);
+    let s = serve(dir.path(), &["--validate-only"]);
     let (code, v) = signed(
         &http,
         &miner,
@@ -116,7 +118,7 @@ async fn serve_survives_kill_between_presigned_and_confirm() {
     assert_eq!(r.status(), StatusCode::OK);
     drop(s); // SIGKILL
 
-    let s = serve(dir.path(), &[]);
+    let s = serve(dir.path(), &["--validate-only"]);
     let confirm = serde_json::to_vec(
         &json!({"model_id": id, "file_hash": hex::encode(Sha256::digest(&data))}),
     )
@@ -215,4 +217,209 @@ async fn disabled_modality_answers_503_and_bad_flags_fail() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown modality"));
+
+    for (flags, code, msg) in [
+        (
+            &["--exam-data", "text=/tmp"][..],
+            2,
+            "unknown modality \"text\"",
+        ),
+        (
+            &["--benchmark-data", "image"][..],
+            2,
+            "expected MODALITY=PATH",
+        ),
+        (
+            &["--exam-data", "video=/nonexistent/gas-data"][..],
+            2,
+            "cannot read /nonexistent/gas-data",
+        ),
+        (
+            &["--exam-threshold", "1.5"][..],
+            2,
+            "--exam-threshold 1.5: must be between 0 and 1",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
+            .args(["registry", "worker", "--once", "--data-dir"])
+            .arg(dir.path())
+            .args(flags)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{flags:?}: {err}");
+        assert!(err.contains(msg), "{flags:?}: {err}");
+    }
+}
+
+fn root() -> PathBuf {
+    std::path::absolute(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))).unwrap()
+}
+
+/// Whether the worker venv is there (exam and benchmark can run); without it, only the upload
+/// protocol is checked (and CI must have it).
+fn venv_ready() -> bool {
+    let venv = std::env::var_os("GASCLI_VENV").map_or(root().join(".venv"), PathBuf::from);
+    let ok = venv.join("bin/python").exists() && venv.join(".gascli-requirements").exists();
+    assert!(
+        ok || std::env::var_os("CI").is_none(),
+        "venv ({}) missing: run scripts/setup.sh --test",
+        venv.display()
+    );
+    ok
+}
+
+/// A Bittensor wallet with one unencrypted hotkey (push.md: `<wallet>/hotkeys/<hotkey>`).
+fn wallet(root: &Path, seed: [u8; 32]) -> String {
+    let hk = gas_chain::Hotkey::from_seed(seed);
+    let pk = format!("0x{}", hex::encode(hk.public_key()));
+    let dir = root.join("default/hotkeys");
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = json!({"accountId": pk, "publicKey": pk, "secretSeed": format!("0x{}", hex::encode(seed)),
+                     "ss58Address": hk.ss58(), "cryptoType": 1});
+    std::fs::write(dir.join("default"), key.to_string()).unwrap();
+    hk.ss58().to_string()
+}
+
+/// `gascli d push --image-model MODEL --skip-chain --json` against the test server.
+fn push(base: &str, wallets: &Path, model: &Path) -> (Option<i32>, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
+        .args(["d", "push", "--image-model"])
+        .arg(model)
+        .args(["--skip-chain", "--json", "--upload-url"])
+        .arg(format!("{base}/upload"))
+        .arg("--wallet-path")
+        .arg(wallets)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `gascli d status --json` → the image models of the hotkey.
+fn status(base: &str, wallets: &Path) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
+        .args(["d", "status", "--json", "--modality", "image", "--api-url"])
+        .arg(format!("{base}/api/v1"))
+        .arg("--wallet-path")
+        .arg(wallets)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["responses"]["image"]["data"]["models"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// A copy of the example detector with another version: same model, a different ZIP hash.
+fn variant(dir: &Path, version: u32) -> PathBuf {
+    let src = root().join("examples/image-detector");
+    let dst = dir.join(format!("image-detector-v{version}"));
+    std::fs::create_dir_all(&dst).unwrap();
+    for f in ["model.py", "model.safetensors"] {
+        std::fs::copy(src.join(f), dst.join(f)).unwrap();
+    }
+    let cfg = std::fs::read_to_string(src.join("model_config.yaml")).unwrap();
+    std::fs::write(
+        dst.join("model_config.yaml"),
+        cfg.replace("version: \"1.0.0\"", &format!("version: \"1.0.{version}\"")),
+    )
+    .unwrap();
+    dst
+}
+
+#[test]
+fn push_status_duplicate_and_quota_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let wallets = dir.path().join("wallets");
+    let ss58 = wallet(&wallets, [31; 32]);
+    let full = venv_ready();
+    // The default evaluation (exam + benchmark on the bundled examples/data/image) when the
+    // venv is there; validation only otherwise.
+    let extra: &[&str] = if full {
+        &["--torch-threads", "1"]
+    } else {
+        &["--validate-only"]
+    };
+    let s = serve(&dir.path().join("registry"), extra);
+
+    let example = root().join("examples/image-detector");
+    let (code, v, err) = push(&s.base, &wallets, &example);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["hotkey"], ss58.as_str());
+    let first = v["models"][0]["model_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        v["models"][0]["r2_key"],
+        format!("models/{}.zip", v["models"][0]["sha256"].as_str().unwrap())
+    );
+    let listed = status(&s.base, &wallets);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["model_id"], first.as_str());
+
+    // The same ZIP again: 409, push.rs's message, exit status 1.
+    let (code, v, err) = push(&s.base, &wallets, &example);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("was already uploaded"), "{err}");
+    assert!(
+        v["models"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("already uploaded"),
+        "{v}"
+    );
+
+    // Two more distinct models fill the quota of 3; the 4th is refused.
+    for version in [2, 3] {
+        let (code, _, err) = push(&s.base, &wallets, &variant(dir.path(), version));
+        assert_eq!(code, Some(0), "{err}");
+    }
+    let (code, v, err) = push(&s.base, &wallets, &variant(dir.path(), 4));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("submission limit reached: 3 of 3 counted image models"),
+        "{err}"
+    );
+    assert!(
+        v["models"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("submission limit")
+    );
+    assert_eq!(status(&s.base, &wallets).len(), 3);
+
+    if !full {
+        eprintln!("exam/benchmark part skipped: needs the venv (scripts/setup.sh --test)");
+        return;
+    }
+    // The in-process worker runs validate → exam → benchmark on the bundled data.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let m = loop {
+        let models = status(&s.base, &wallets);
+        let m = models
+            .iter()
+            .find(|m| m["model_id"] == first.as_str())
+            .cloned()
+            .unwrap();
+        if m["benchmark_status"] == "passed" || m["status"] == "exam_failed" {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "not evaluated in time: {m}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(m["exam_status"], "passed", "{m}");
+    assert_eq!(m["status"], "evaluated", "{m}");
+    let runs = m["benchmark_runs"].as_array().unwrap();
+    let all = runs.iter().find(|r| r["dataset"] == "*").unwrap();
+    assert!(all["sn34_score"].as_f64().unwrap() > 0.9, "{m}");
+    assert_eq!(runs.len(), 4, "aggregate + 3 datasets: {m}");
 }

@@ -1,4 +1,6 @@
 //! `gascli registry serve` and `gascli registry worker`: thin wiring of `gas_registry`.
+//! Evaluation: `validate` (gas_package) → `exam` → `benchmark` (gas_bench, sandboxed), see
+//! `gas_registry::eval`.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -8,9 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use gas_bench::datasets::Mode;
+use gas_bench::runner::DataSource;
+use gas_bench::sandbox::SandboxSpec;
+use gas_bench::worker::{WorkerOptions, find_python, find_worker_script};
+use gas_package::Modality;
 use gas_registry::api::{self, ApiConfig, AppState, MODALITIES};
 use gas_registry::auth::ChainAuth;
-use gas_registry::worker::{self, PackageEvaluator, WorkerConfig};
+use gas_registry::eval::{BenchEvaluator, EvalConfig, bundled_data, data_map, parse_data_arg};
+use gas_registry::worker::{self, Evaluator, PackageEvaluator, WorkerConfig};
 use gas_registry::{Db, Store};
 
 /// Where the registry keeps its data (shared by `serve` and `worker`).
@@ -46,6 +54,68 @@ pub struct StageArgs {
     pub max_attempts: i64,
 }
 
+/// How models are evaluated after validation (`exam`, then `benchmark`).
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Exam datasets of a modality: `MODALITY=DIR` (with real/, synthetic/, semisynthetic/) or
+    /// `MODALITY=CATALOG.yaml`; repeatable. Default for image: the bundled examples/data/image
+    /// when present. A modality without datasets fails its exam with that reason.
+    #[arg(long, value_name = "MODALITY=PATH", value_parser = parse_data_arg)]
+    pub exam_data: Vec<(Modality, DataSource)>,
+    /// Benchmark datasets, same form as --exam-data (same default).
+    #[arg(long, value_name = "MODALITY=PATH", value_parser = parse_data_arg)]
+    pub benchmark_data: Vec<(Modality, DataSource)>,
+    /// Do not use the bundled examples/data/<modality> when a modality has no datasets.
+    #[arg(long)]
+    pub no_default_data: bool,
+    /// Overall accuracy a model needs to pass the exam.
+    #[arg(long, default_value_t = gas_registry::eval::DEFAULT_EXAM_THRESHOLD)]
+    pub exam_threshold: f64,
+    /// Exam size: debug (≤ 8 samples per dataset), small (≤ 100) or full.
+    #[arg(long, default_value = "debug", value_parser = parse_mode)]
+    pub exam_mode: Mode,
+    /// Benchmark size: debug, small or full.
+    #[arg(long, default_value = "full", value_parser = parse_mode)]
+    pub benchmark_mode: Mode,
+    /// Only validate packages (no exam, no benchmark).
+    #[arg(long)]
+    pub validate_only: bool,
+    /// Python of the worker venv (default: $GASCLI_VENV/bin/python or ./.venv/bin/python).
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Samples per forward call.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    /// Torch device of the worker.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    pub device: String,
+    /// Sampling seed of exam and benchmark.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Wall-clock limit per batch, seconds.
+    #[arg(long, default_value_t = 300)]
+    pub batch_timeout: u64,
+    /// Worker memory limit (address space), GiB.
+    #[arg(long, default_value_t = 8)]
+    pub memory_limit_gib: u64,
+    /// Torch threads in the worker (0 = torch's default).
+    #[arg(long, default_value_t = 0)]
+    pub torch_threads: usize,
+    /// Where remote datasets are cached (default: $GASCLI_CACHE_DIR or ~/.cache/gascli).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Never download datasets.
+    #[arg(long)]
+    pub offline: bool,
+    /// Run uploaded models WITHOUT the sandbox. Never on a public registry.
+    #[arg(long)]
+    pub unsafe_no_sandbox: bool,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    s.parse()
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -73,6 +143,8 @@ pub struct ServeArgs {
     pub workers: usize,
     #[command(flatten)]
     pub stages: StageArgs,
+    #[command(flatten)]
+    pub eval: Box<EvalArgs>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -87,6 +159,8 @@ pub struct WorkerArgs {
     pub once: bool,
     #[command(flatten)]
     pub stages: StageArgs,
+    #[command(flatten)]
+    pub eval: Box<EvalArgs>,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -127,6 +201,137 @@ fn worker_config(st: &StageArgs, name: Option<String>) -> WorkerConfig {
     cfg
 }
 
+/// `examples/data/<modality>` of the checkout or installation: the working directory first,
+/// then the directories above the binary.
+fn bundled(modality: Modality) -> Option<PathBuf> {
+    let mut roots = vec![PathBuf::from(".")];
+    if let Ok(exe) = std::env::current_exe() {
+        roots.extend(exe.ancestors().skip(1).take(5).map(PathBuf::from));
+        roots.extend(
+            exe.ancestors()
+                .skip(1)
+                .take(5)
+                .map(|a| a.join("share/gascli")),
+        );
+    }
+    roots
+        .iter()
+        .find_map(|r| bundled_data(r, modality))
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
+}
+
+/// The configured datasets, on stderr (stdout's first line is the listening address).
+fn describe(what: &str, data: &std::collections::HashMap<Modality, Vec<DataSource>>) {
+    for m in Modality::ALL {
+        match data.get(&m) {
+            Some(v) => {
+                let list: Vec<String> = v
+                    .iter()
+                    .map(|d| match d {
+                        DataSource::Dir(p) | DataSource::Catalog(p) => p.display().to_string(),
+                    })
+                    .collect();
+                eprintln!("{what} datasets for {m}: {}", list.join(", "));
+            }
+            None => eprintln!(
+                "{what} datasets for {m}: none ({m} models fail their {what}; add --{what}-data {m}=DIR_OR_CATALOG.yaml)"
+            ),
+        }
+    }
+}
+
+/// The evaluator of `serve` and `worker`: validate only, or validate → exam → benchmark.
+fn evaluator(
+    e: &EvalArgs,
+    st: &StageArgs,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Arc<dyn Evaluator>> {
+    if e.validate_only {
+        eprintln!("evaluation: validate only (--validate-only)");
+        return Ok(Arc::new(PackageEvaluator {
+            next_after_validate: None,
+        }));
+    }
+    if !(0.0..=1.0).contains(&e.exam_threshold) {
+        anyhow::bail!(
+            "--exam-threshold {}: must be between 0 and 1",
+            e.exam_threshold
+        );
+    }
+    let python = match e.python.clone().or_else(find_python) {
+        Some(p) => p,
+        None => {
+            eprintln!(
+                "warning: no worker Python found (.venv/bin/python): exams fail until you run \
+                 scripts/setup.sh or pass --python"
+            );
+            PathBuf::from(".venv/bin/python")
+        }
+    };
+    let script = match find_worker_script() {
+        Some(s) => s,
+        None => {
+            eprintln!(
+                "warning: python/gas_worker/worker.py not found next to gascli: exams fail until \
+                 you set GASCLI_WORKER to its path"
+            );
+            PathBuf::from("python/gas_worker/worker.py")
+        }
+    };
+    let launcher = if e.unsafe_no_sandbox {
+        eprintln!(
+            "warning: --unsafe-no-sandbox: uploaded models run with this user's full access to \
+             files and network"
+        );
+        None
+    } else {
+        Some(
+            std::env::current_exe()
+                .context("cannot locate the gascli binary for the sandbox launcher")?,
+        )
+    };
+    let mut sandbox = SandboxSpec::new(PathBuf::new());
+    sandbox.memory_bytes = e.memory_limit_gib << 30;
+    let mut cfg = EvalConfig::new(WorkerOptions {
+        python,
+        script,
+        launcher,
+        sandbox,
+        batch_timeout: Duration::from_secs(e.batch_timeout),
+        load_timeout: Duration::from_secs(e.batch_timeout.max(120)),
+        torch_threads: e.torch_threads,
+    });
+    cfg.exam_data = data_map(e.exam_data.iter().cloned());
+    cfg.benchmark_data = data_map(e.benchmark_data.iter().cloned());
+    if !e.no_default_data {
+        for m in Modality::ALL {
+            for data in [&mut cfg.exam_data, &mut cfg.benchmark_data] {
+                if !data.contains_key(&m)
+                    && let Some(p) = bundled(m)
+                {
+                    data.insert(m, vec![DataSource::Dir(p)]);
+                }
+            }
+        }
+    }
+    describe("exam", &cfg.exam_data);
+    describe("benchmark", &cfg.benchmark_data);
+    cfg.exam_threshold = e.exam_threshold;
+    cfg.exam_mode = e.exam_mode;
+    cfg.benchmark_mode = e.benchmark_mode;
+    cfg.seed = e.seed;
+    if let Some(c) = &e.cache_dir {
+        cfg.cache_dir = c.clone();
+    }
+    cfg.offline = e.offline;
+    cfg.batch_size = e.batch_size.max(1);
+    cfg.device = e.device.clone();
+    cfg.work_dir = data_dir.join("eval-work");
+    cfg.exam_cpu_limit = Some(Duration::from_secs(st.exam_timeout));
+    cfg.benchmark_cpu_limit = Some(Duration::from_secs(st.benchmark_timeout));
+    Ok(Arc::new(BenchEvaluator::new(cfg)))
+}
+
 async fn ctrl_c() {
     let _ = tokio::signal::ctrl_c().await;
 }
@@ -143,6 +348,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if args.max_per_modality < 1 {
         anyhow::bail!("--max-per-modality must be at least 1");
     }
+    let ev = if args.workers > 0 {
+        Some(evaluator(&args.eval, &args.stages, &args.storage.data_dir)?)
+    } else {
+        None
+    };
     runtime()?.block_on(async move {
         let (db, store) = open(&args.storage).await?;
         let cfg = ApiConfig {
@@ -180,12 +390,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 &args.stages,
                 Some(format!("serve-{}-{i}", std::process::id())),
             );
+            let Some(ev) = ev.clone() else { break };
             tokio::spawn(worker::run_loop(
                 db.clone(),
                 store.clone(),
-                Arc::new(PackageEvaluator {
-                    next_after_validate: None,
-                }),
+                ev,
                 cfg,
                 std::future::pending(),
             ));
@@ -200,12 +409,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let ev = evaluator(&args.eval, &args.stages, &args.storage.data_dir)?;
     runtime()?.block_on(async move {
         let (db, store) = open(&args.storage).await?;
         let cfg = worker_config(&args.stages, args.name.clone());
-        let ev: Arc<dyn worker::Evaluator> = Arc::new(PackageEvaluator {
-            next_after_validate: None,
-        });
         if args.once {
             let mut n = 0;
             while worker::run_one(&db, &store, ev.as_ref(), &cfg).await? {
