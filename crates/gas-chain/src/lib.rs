@@ -1,14 +1,23 @@
 //! gas-chain: everything that talks to the network on behalf of a miner's hotkey.
 //!
 //! Owns: Bittensor hotkey wallets ([`wallet`]), Epistula v2 signing and server-side verification
-//! ([`epistula`]), the signed upload client for the network's upload API ([`upload`]) and the
-//! commitment string format ([`commitment`]).
+//! ([`epistula`]), the signed upload client for the network's upload API ([`upload`]), the
+//! commitment string format ([`commitment`]) and the subtensor chain client that checks
+//! registration and writes/reads the on-chain commitment ([`chain`]). With the `testing` feature,
+//! [`testing`] holds a fake subtensor node for tests.
 //! Must not touch: package validation (gas-package), the registry's storage (gas-registry) or
 //! any terminal/CLI concerns beyond an optional progress bar.
 
+pub mod chain;
 pub mod commitment;
 pub mod epistula;
 pub mod upload;
 pub mod wallet;
+
+/// Test support: a fake subtensor node (feature `testing`). The source lives beside the tests
+/// that use it, in `tests/support/fake_node.rs`.
+#[cfg(feature = "testing")]
+#[path = "../tests/support/fake_node.rs"]
+pub mod testing;
 
 pub use wallet::{Hotkey, WalletError, WalletLocation};
