@@ -551,7 +551,8 @@ impl ChainClient {
         self.set_commitment(netuid, commitment, hotkey).await
     }
 
-    async fn block_hash(&self, number: u64) -> Result<String, ChainError> {
+    /// `0x` hash of block `number`.
+    pub async fn block_hash(&self, number: u64) -> Result<String, ChainError> {
         let at = self
             .api
             .at_block(number)

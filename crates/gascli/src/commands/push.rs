@@ -1,10 +1,13 @@
-//! `gascli d push`: validate every given model, upload each through the signed upload API
-//! (presigned → streamed PUT → confirm), then (not in this build) commit on chain.
+//! `gascli d push`: validate every given model, check the hotkey's registration on the subnet,
+//! upload each model through the signed upload API (presigned → streamed PUT → confirm), then
+//! commit the chosen model's commitment string on chain (`Commitments.set_commitment`, signed by
+//! the hotkey), read it back and compare.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use gas_chain::chain::{ChainClient, ChainRetry};
 use gas_chain::upload::{
     DEFAULT_UPLOAD_URL, PresignedRequest, RetryPolicy, UploadClient, UploadError,
 };
@@ -183,15 +186,60 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+
+    // 2. Before anything is uploaded: the hotkey must be registered on the subnet.
+    let mut chain_client = None;
     if !args.skip_chain {
-        anyhow::bail!(
-            "the on-chain commitment step is not implemented in this build of gascli; nothing was \
-             uploaded. Re-run with --skip-chain to upload only (the summary prints the commitment \
-             string to set with the network's client)"
-        );
+        step(args.json, &format!("[chain] Connecting to {chain}…"));
+        let client = match rt.block_on(ChainClient::connect(&chain)) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!(
+                    "✗ cannot check the hotkey's registration: {e}\nNothing was uploaded. Check \
+                     --chain-endpoint, or re-run with --skip-chain to upload only."
+                );
+                return Ok(ExitCode::from(1));
+            }
+        };
+        match rt.block_on(client.uid(args.netuid, &hotkey.public_key())) {
+            Ok(Some(uid)) => step(
+                args.json,
+                &format!(
+                    "[chain] Hotkey {} is registered on netuid {} (uid {uid})",
+                    hotkey.ss58(),
+                    args.netuid
+                ),
+            ),
+            Ok(None) => {
+                eprintln!(
+                    "✗ hotkey {} is not registered on netuid {} at {chain}: register with \
+                     `btcli subnet register --netuid {} --wallet.name {} --wallet.hotkey {}` \
+                     (or check --netuid / --chain-endpoint). Nothing was uploaded.",
+                    hotkey.ss58(),
+                    args.netuid,
+                    args.netuid,
+                    args.wallet.wallet_name,
+                    args.wallet.wallet_hotkey
+                );
+                return Ok(ExitCode::from(1));
+            }
+            Err(e) => {
+                eprintln!(
+                    "✗ cannot check the hotkey's registration on netuid {} at {chain}: {e}\n\
+                     Nothing was uploaded.",
+                    args.netuid
+                );
+                return Ok(ExitCode::from(1));
+            }
+        }
+        chain_client = Some(client);
     }
 
-    // 2. Package directories into ZIPs in a temp dir.
+    // 3. Package directories into ZIPs in a temp dir.
     let scratch = tempfile::tempdir().context("creating a temporary directory")?;
     let mut items = Vec::new();
     for (m, p) in &models {
@@ -217,10 +265,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         });
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let client = UploadClient::new(&args.upload_url, hotkey.clone(), RetryPolicy::default())?
         .on_retry(|step, attempt, err, delay| {
             eprintln!("  {step}: {err}; retry {attempt} in {:.0?}", delay);
@@ -246,7 +290,59 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let summary = serde_json::json!({ "hotkey": hotkey.ss58(), "models": results, "chain": null });
+    // 4. The on-chain commitment of the chosen model.
+    let mut chain_json = serde_json::Value::Null;
+    if let Some(mut client) = chain_client {
+        let committed = results.iter().find(|r| {
+            r["modality"].as_str() == Some(commit_modality.to_string().as_str())
+                && r.get("error").is_none()
+        });
+        match committed.and_then(|r| r["commitment"].as_str()) {
+            None => {
+                eprintln!(
+                    "✗ [chain] the {commit_modality} model was not uploaded, so nothing is \
+                     committed on chain"
+                );
+                status = ExitCode::from(1);
+                chain_json = serde_json::json!({
+                    "endpoint": chain, "netuid": args.netuid,
+                    "error": format!("the {commit_modality} model was not uploaded")});
+            }
+            Some(commitment) => {
+                let commitment = commitment.to_string();
+                match rt.block_on(commit(
+                    &mut client,
+                    &args,
+                    &hotkey,
+                    &commitment,
+                    commit_modality,
+                )) {
+                    Ok(c) => {
+                        chain_json = serde_json::json!({
+                            "endpoint": chain,
+                            "netuid": args.netuid,
+                            "modality": commit_modality.to_string(),
+                            "commitment": commitment,
+                            "block_number": c.block_number,
+                            "block_hash": c.block_hash,
+                            "verified": true,
+                        });
+                    }
+                    Err(e) => {
+                        eprintln!("✗ [chain] {e:#}");
+                        status = ExitCode::from(1);
+                        chain_json = serde_json::json!({
+                            "endpoint": chain, "netuid": args.netuid,
+                            "modality": commit_modality.to_string(),
+                            "commitment": commitment, "error": format!("{e:#}")});
+                    }
+                }
+            }
+        }
+    }
+
+    let summary =
+        serde_json::json!({ "hotkey": hotkey.ss58(), "models": results, "chain": chain_json });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -269,9 +365,106 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        println!("  chain: skipped (--skip-chain)");
+        if args.skip_chain {
+            println!("  chain: skipped (--skip-chain)");
+        } else if let Some(e) = chain_json.get("error") {
+            println!("  chain: FAILED: {}", e.as_str().unwrap_or("?"));
+        } else {
+            println!(
+                "  chain: {} model committed on netuid {} in block #{} ({}), verified",
+                commit_modality,
+                args.netuid,
+                chain_json["block_number"],
+                chain_json["block_hash"].as_str().unwrap_or("?")
+            );
+        }
     }
     Ok(status)
+}
+
+/// Warns about an existing different commitment, commits with retries, reads back and compares.
+async fn commit(
+    client: &mut ChainClient,
+    args: &Args,
+    hotkey: &gas_chain::Hotkey,
+    commitment: &str,
+    modality: Modality,
+) -> anyhow::Result<gas_chain::chain::Committed> {
+    let account = hotkey.public_key();
+    step(
+        args.json,
+        &format!(
+            "[chain] Reading the current commitment of {} on netuid {}…",
+            hotkey.ss58(),
+            args.netuid
+        ),
+    );
+    match client.read_commitment(args.netuid, &account).await? {
+        Some(old) if old.text == commitment => {
+            step(
+                args.json,
+                &format!(
+                    "[chain] The same commitment is already on chain (block #{}); committing again",
+                    old.block
+                ),
+            );
+        }
+        Some(old) => eprintln!(
+            "warning: the hotkey's current commitment on netuid {} (block #{}) will be \
+             overwritten:\n  old: {}\n  new: {commitment}",
+            args.netuid, old.block, old.text
+        ),
+        None => step(args.json, "[chain] No commitment yet"),
+    }
+    step(
+        args.json,
+        &format!("[chain] Committing the {modality} model: {commitment}"),
+    );
+    let retry = ChainRetry {
+        max_retries: args.max_retries,
+        retry_delay: std::time::Duration::from_secs(args.retry_delay),
+    };
+    let max = args.max_retries;
+    let committed = client
+        .commit_with_retries(
+            args.netuid,
+            commitment,
+            hotkey.keypair(),
+            retry,
+            |attempt, err, delay| {
+                eprintln!("[chain] {err}; retry {attempt}/{max} in {delay:.0?}");
+            },
+        )
+        .await
+        .context("committing on chain")?;
+    step(
+        args.json,
+        &format!(
+            "[chain] Finalized in block #{} ({})",
+            committed.block_number, committed.block_hash
+        ),
+    );
+    step(args.json, "[chain] Reading the commitment back…");
+    let back = client
+        .read_commitment(args.netuid, &account)
+        .await
+        .context("reading the commitment back")?;
+    match back {
+        Some(b) if b.text == commitment => {
+            step(args.json, "[chain] ✓ The on-chain commitment matches");
+            Ok(committed)
+        }
+        Some(b) => anyhow::bail!(
+            "the commitment read back from the chain differs from the one committed in block #{}:\n  \
+             committed: {commitment}\n  on chain:  {}",
+            committed.block_number,
+            b.text
+        ),
+        None => anyhow::bail!(
+            "no commitment found on chain after it was finalized in block #{}",
+            committed.block_number
+        ),
+    }
 }
 
 async fn upload_one(
