@@ -90,8 +90,16 @@ fn backend_err(during: &'static str, e: &BackendError) -> ChainError {
             during,
             reason: user_error_text(u),
         },
+        // The transport's own message ("connection closed; restart required", "request
+        // timeout"), without subxt's layers of prefixes.
+        BackendError::Rpc(RpcError::ClientError(subxt::rpcs::Error::Client(inner))) => {
+            ChainError::Connection {
+                during,
+                reason: inner.to_string(),
+            }
+        }
         BackendError::Rpc(RpcError::ClientError(
-            subxt::rpcs::Error::Client(_) | subxt::rpcs::Error::DisconnectedWillReconnect(_),
+            subxt::rpcs::Error::DisconnectedWillReconnect(_),
         ))
         | BackendError::Rpc(RpcError::SubscriptionDropped | RpcError::LimitReached) => {
             ChainError::Connection {

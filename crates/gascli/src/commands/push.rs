@@ -432,7 +432,10 @@ async fn commit(
             hotkey.keypair(),
             retry,
             |attempt, err, delay| {
-                eprintln!("[chain] {err}; retry {attempt}/{max} in {delay:.0?}");
+                eprintln!(
+                    "[chain] {err}; retry {attempt}/{max} in {:.1} s",
+                    delay.as_secs_f64()
+                );
             },
         )
         .await
