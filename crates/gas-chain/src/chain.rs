@@ -278,7 +278,10 @@ pub struct ChainRetry {
 #[derive(Debug, Clone, Copy)]
 pub struct ChainTimeouts {
     pub connect: Duration,
+    /// Per JSON-RPC request.
     pub request: Duration,
+    /// From submission to finalization (Bittensor finalizes in well under a minute).
+    pub finalize: Duration,
 }
 
 impl Default for ChainTimeouts {
@@ -286,6 +289,7 @@ impl Default for ChainTimeouts {
         Self {
             connect: Duration::from_secs(15),
             request: Duration::from_secs(60),
+            finalize: Duration::from_secs(300),
         }
     }
 }
@@ -491,7 +495,16 @@ impl ChainClient {
             .await?;
         let progress = tx.submit_and_watch().await.map_err(extrinsic_err)?;
         let extrinsic_hash = hex_hash(progress.extrinsic_hash());
-        let in_block = progress.wait_for_finalized().await.map_err(progress_err)?;
+        let in_block = tokio::time::timeout(self.timeouts.finalize, progress.wait_for_finalized())
+            .await
+            .map_err(|_| ChainError::Connection {
+                during: "waiting for finalization",
+                reason: format!(
+                    "transaction {extrinsic_hash} not finalized within {} s",
+                    self.timeouts.finalize.as_secs()
+                ),
+            })?
+            .map_err(progress_err)?;
         in_block.wait_for_success().await.map_err(events_err)?;
         let block_hash: HashFor<Config> = in_block.block_hash();
         let block = in_block

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use gas_chain::Hotkey;
-use gas_chain::chain::{ChainClient, ChainError, ChainRetry, MORTAL_PERIOD};
+use gas_chain::chain::{ChainClient, ChainError, ChainRetry, ChainTimeouts, MORTAL_PERIOD};
 use gas_chain::commitment::commitment_string;
 use gas_chain::testing::{FakeNode, SubmitOutcome};
 
@@ -272,4 +272,40 @@ async fn fake_node_verifies_signatures() {
     // Nothing was applied by the checks.
     assert!(node.submissions().is_empty());
     assert_eq!(node.commitment(NETUID, hk.public_key()), None);
+}
+
+#[tokio::test]
+async fn finalization_timeout_is_transient_and_a_landed_commit_is_not_resubmitted() {
+    let node = FakeNode::start().await.unwrap();
+    let hk = hotkey(7);
+    let pk = hk.public_key();
+    node.register(NETUID, pk, 9);
+    let c = commitment_for(&hk, "models/stalled.zip");
+    let timeouts = ChainTimeouts {
+        finalize: Duration::from_millis(300),
+        ..ChainTimeouts::default()
+    };
+    let mut client = ChainClient::connect_with(&node.url(), timeouts)
+        .await
+        .unwrap();
+    node.stall_next_submit();
+    let mut seen = Vec::new();
+    let committed = client
+        .commit_with_retries(NETUID, &c, hk.keypair(), fast_retry(2), |attempt, e, _| {
+            seen.push((attempt, e.to_string()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].1.contains("not finalized within"), "{seen:?}");
+    // The stalled transaction had landed: found on chain, not submitted again.
+    let subs = node.submissions();
+    assert_eq!(subs.len(), 1);
+    let SubmitOutcome::Included { block, .. } = subs[0].outcome else {
+        panic!("{:?}", subs[0].outcome)
+    };
+    assert_eq!(committed.block_number, block);
+    assert_eq!(Some(committed.block_hash), node.block_hash(block));
+    assert!(committed.extrinsic_hash.is_empty());
+    assert_eq!(node.commitment(NETUID, pk).as_deref(), Some(c.as_str()));
 }

@@ -12,7 +12,8 @@
 //! `Commitments::AccountNotAllowedCommit` for a hotkey that is not registered on the subnet) and
 //! the commitment is stored as `Commitments.CommitmentOf`, encoded with the metadata's types.
 //!
-//! Failure knobs: [`FakeNode::drop_next_submit`], [`FakeNode::invalid_next_submit`].
+//! Failure knobs: [`FakeNode::drop_next_submit`], [`FakeNode::invalid_next_submit`],
+//! [`FakeNode::stall_next_submit`].
 //!
 //! This file is compiled both as `gas_chain::testing` (feature `testing`, for gascli's tests) and
 //! from this crate's integration tests, so it refers to no `crate::` items.
@@ -78,6 +79,7 @@ struct Block {
 struct Knobs {
     drop_next_submit: bool,
     invalid_next_submit: Option<String>,
+    stall_next_submit: bool,
 }
 
 struct State {
@@ -202,6 +204,12 @@ impl FakeNode {
     /// Transaction" and `reason` as data (what a node says for e.g. a bad proof).
     pub fn invalid_next_submit(&self, reason: &str) {
         lock(&self.state).knobs.invalid_next_submit = Some(reason.to_string());
+    }
+
+    /// The next valid submission is included in a block but its watch never reports
+    /// `finalized` (the client's finalization timeout fires; the commitment is on chain).
+    pub fn stall_next_submit(&self) {
+        lock(&self.state).knobs.stall_next_submit = true;
     }
 
     /// All submissions so far.
@@ -730,18 +738,21 @@ async fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) {
                     )
                     .await;
                 }
-                SubmitResult::Included { hash } => {
+                SubmitResult::Included { hash, stall } => {
                     let notify = |result: Json| {
                         json!({"jsonrpc": "2.0", "method": "author_extrinsicUpdate",
                                "params": {"subscription": sub_id, "result": result}})
                     };
                     let h = hex0x(hash);
-                    for msg in [
+                    let mut msgs = vec![
                         json!({"jsonrpc": "2.0", "id": id, "result": sub_id}),
                         notify(json!("ready")),
                         notify(json!({"inBlock": h})),
-                        notify(json!({"finalized": h})),
-                    ] {
+                    ];
+                    if !stall {
+                        msgs.push(notify(json!({"finalized": h})));
+                    }
+                    for msg in msgs {
                         if send(&mut sender, &msg).await.is_err() {
                             return;
                         }
@@ -765,7 +776,7 @@ async fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) {
 enum SubmitResult {
     Drop,
     Error(Json),
-    Included { hash: H256 },
+    Included { hash: H256, stall: bool },
 }
 
 fn invalid(reason: &str) -> Json {
@@ -821,7 +832,8 @@ fn submit(state: &Mutex<State>, params: &[Json]) -> SubmitResult {
                 },
                 p,
             );
-            SubmitResult::Included { hash }
+            let stall = std::mem::take(&mut st.knobs.stall_next_submit);
+            SubmitResult::Included { hash, stall }
         }
     }
 }
