@@ -86,7 +86,8 @@ impl Env {
         }
     }
 
-    /// Runs `gascli d push <models…> <extra…> --json` with the test wallet and endpoints.
+    /// Runs `gascli d push <models…> <extra…> --json` with the test wallet, the registry and
+    /// (unless `extra` names another) the fake node.
     fn push(&self, models: &[(&str, PathBuf)], extra: &[&str]) -> (Option<i32>, Value, String) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gascli"));
         cmd.args(["d", "push"]);
@@ -98,11 +99,11 @@ impl Env {
             .args(["--wallet-name", "w", "--wallet-hotkey", "h"])
             .arg("--upload-url")
             .arg(format!("{}/upload", self.registry))
-            .arg("--chain-endpoint")
-            .arg(self.node.url())
-            .args(["--retry-delay", "0", "--json"])
-            .args(extra)
-            .env_remove("BT_WALLET_PATH");
+            .args(["--retry-delay", "0", "--json"]);
+        if !extra.contains(&"--chain-endpoint") {
+            cmd.arg("--chain-endpoint").arg(self.node.url());
+        }
+        cmd.args(extra).env_remove("BT_WALLET_PATH");
         let out = cmd.output().unwrap();
         (
             out.status.code(),
@@ -255,6 +256,45 @@ fn invalid_package_and_dry_run_touch_no_network() {
 
     assert!(env.stored_models().is_empty());
     assert!(env.node.submissions().is_empty());
+
+    // --skip-chain: uploads, never connects to the chain.
+    let (code, v, err) = env.push(&[("image", ex.join("image-detector"))], &["--skip-chain"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["chain"], Value::Null, "{v}");
+    assert_eq!(env.stored_models().len(), 1);
+    assert_eq!(env.node.connections(), 0, "{err}");
+}
+
+#[test]
+fn unreachable_chain_is_retried_then_stops_before_any_upload() {
+    let env = Env::start();
+    // A port nobody listens on (bound, then released).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, v, err) = env.push(
+        &all_three(),
+        &[
+            "--chain-endpoint",
+            &format!("ws://127.0.0.1:{port}"),
+            "--max-retries",
+            "2",
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}\n{v}");
+    assert!(
+        err.contains("retry 1/2") && err.contains("retry 2/2"),
+        "{err}"
+    );
+    assert!(!err.contains("retry 3/"), "{err}");
+    assert!(
+        err.contains("cannot check the hotkey's registration on netuid 34"),
+        "{err}"
+    );
+    assert!(err.contains("Nothing was uploaded"), "{err}");
+    assert!(env.stored_models().is_empty());
 }
 
 #[test]

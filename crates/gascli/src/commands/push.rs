@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use gas_chain::chain::{ChainClient, ChainRetry};
+use gas_chain::chain::{ChainClient, ChainError, ChainRetry};
 use gas_chain::upload::{
     DEFAULT_UPLOAD_URL, PresignedRequest, RetryPolicy, UploadClient, UploadError,
 };
@@ -191,51 +191,60 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
 
-    // 2. Before anything is uploaded: the hotkey must be registered on the subnet.
+    // 2. Before anything is uploaded: the hotkey must be registered on the subnet. Connection
+    // problems are retried like the commit (--retry-delay, --max-retries).
     let mut chain_client = None;
     if !args.skip_chain {
         step(args.json, &format!("[chain] Connecting to {chain}…"));
-        let client = match rt.block_on(ChainClient::connect(&chain)) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!(
-                    "✗ cannot check the hotkey's registration: {e}\nNothing was uploaded. Check \
-                     --chain-endpoint, or re-run with --skip-chain to upload only."
-                );
-                return Ok(ExitCode::from(1));
+        let mut attempt = 0;
+        let (client, uid) = loop {
+            let checked = rt.block_on(async {
+                let c = ChainClient::connect(&chain).await?;
+                let uid = c.uid(args.netuid, &hotkey.public_key()).await?;
+                Ok::<_, ChainError>((c, uid))
+            });
+            match checked {
+                Ok(ok) => break ok,
+                Err(e) if e.is_transient() && attempt < args.max_retries => {
+                    attempt += 1;
+                    eprintln!(
+                        "[chain] {e}; retry {attempt}/{} in {} s",
+                        args.max_retries, args.retry_delay
+                    );
+                    std::thread::sleep(std::time::Duration::from_secs(args.retry_delay));
+                }
+                Err(e) => {
+                    eprintln!(
+                        "✗ cannot check the hotkey's registration on netuid {} at {chain}: {e}\n\
+                         Nothing was uploaded. Check --chain-endpoint, or re-run with \
+                         --skip-chain to upload only.",
+                        args.netuid
+                    );
+                    return Ok(ExitCode::from(1));
+                }
             }
         };
-        match rt.block_on(client.uid(args.netuid, &hotkey.public_key())) {
-            Ok(Some(uid)) => step(
-                args.json,
-                &format!(
-                    "[chain] Hotkey {} is registered on netuid {} (uid {uid})",
-                    hotkey.ss58(),
-                    args.netuid
-                ),
+        let Some(uid) = uid else {
+            eprintln!(
+                "✗ hotkey {} is not registered on netuid {} at {chain}: register with \
+                 `btcli subnet register --netuid {} --wallet.name {} --wallet.hotkey {}` \
+                 (or check --netuid / --chain-endpoint). Nothing was uploaded.",
+                hotkey.ss58(),
+                args.netuid,
+                args.netuid,
+                args.wallet.wallet_name,
+                args.wallet.wallet_hotkey
+            );
+            return Ok(ExitCode::from(1));
+        };
+        step(
+            args.json,
+            &format!(
+                "[chain] Hotkey {} is registered on netuid {} (uid {uid})",
+                hotkey.ss58(),
+                args.netuid
             ),
-            Ok(None) => {
-                eprintln!(
-                    "✗ hotkey {} is not registered on netuid {} at {chain}: register with \
-                     `btcli subnet register --netuid {} --wallet.name {} --wallet.hotkey {}` \
-                     (or check --netuid / --chain-endpoint). Nothing was uploaded.",
-                    hotkey.ss58(),
-                    args.netuid,
-                    args.netuid,
-                    args.wallet.wallet_name,
-                    args.wallet.wallet_hotkey
-                );
-                return Ok(ExitCode::from(1));
-            }
-            Err(e) => {
-                eprintln!(
-                    "✗ cannot check the hotkey's registration on netuid {} at {chain}: {e}\n\
-                     Nothing was uploaded.",
-                    args.netuid
-                );
-                return Ok(ExitCode::from(1));
-            }
-        }
+        );
         chain_client = Some(client);
     }
 
@@ -433,8 +442,8 @@ async fn commit(
             retry,
             |attempt, err, delay| {
                 eprintln!(
-                    "[chain] {err}; retry {attempt}/{max} in {:.1} s",
-                    delay.as_secs_f64()
+                    "[chain] {err}; retry {attempt}/{max} in {} s",
+                    delay.as_secs()
                 );
             },
         )
