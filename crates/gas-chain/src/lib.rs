@@ -4,7 +4,7 @@
 //! ([`epistula`]), the signed upload client for the network's upload API ([`upload`]), the
 //! commitment string format ([`commitment`]) and the subtensor chain client that checks
 //! registration and writes/reads the on-chain commitment ([`chain`]). With the `testing` feature,
-//! [`testing`] holds a fake subtensor node for tests.
+//! the `testing` module holds a fake subtensor node for tests.
 //! Must not touch: package validation (gas-package), the registry's storage (gas-registry) or
 //! any terminal/CLI concerns beyond an optional progress bar.
 
