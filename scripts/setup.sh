@@ -25,6 +25,8 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 # --- system packages (only what is missing; apt needs root) ---------------------------------
 need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+# nasm: build-time only, lets gas-media compile libjpeg-turbo's SIMD decoder (same pixels, ~2x faster)
+command -v nasm >/dev/null 2>&1 || need_apt+=(nasm)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -10,7 +10,10 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use std::os::raw::c_int;
+
 use mozjpeg::{ColorSpace, DctMethod, Decompress};
+use mozjpeg_sys as ffi;
 
 use crate::{MAX_PIXELS, MediaError, RgbImage};
 
@@ -85,6 +88,154 @@ pub(crate) fn decode(bytes: &[u8], mode: Mode) -> Result<Option<RgbImage>, Media
             RgbImage::from_raw(ow, oh, data)
                 .map(Some)
                 .ok_or_else(|| decode_err("decoder returned a short image".into()))
+        },
+    ));
+    match r {
+        Ok(r) => r,
+        Err(p) => Err(decode_err(panic_msg(p))),
+    }
+}
+
+/// The part of a JPEG that the crop rule keeps, decoded exactly (same pixels as a full
+/// decode): `img` is a band of the image, and the crop box sits at `(left, top)` in it with
+/// size `cw × ch`.
+pub(crate) struct Region {
+    pub img: RgbImage,
+    pub left: u32,
+    pub top: u32,
+    pub cw: u32,
+    pub ch: u32,
+}
+
+/// Owns a libjpeg decompressor and its error manager; destroys it on every exit path,
+/// unwinding included.
+struct Decoder {
+    cinfo: Box<ffi::jpeg_decompress_struct>,
+    _err: Box<ffi::jpeg_error_mgr>,
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        // SAFETY: `cinfo` was initialised by `jpeg_create_decompress` and is destroyed once.
+        unsafe { ffi::jpeg_destroy_decompress(&mut self.cinfo) }
+    }
+}
+
+extern "C-unwind" fn silence(_c: &mut ffi::jpeg_common_struct, _level: c_int) {}
+
+extern "C-unwind" fn unwind_error_exit(c: &mut ffi::jpeg_common_struct) {
+    let mut buf = [0u8; 80];
+    // SAFETY: libjpeg sets `err` before it can call `error_exit`; `format_message` writes at
+    // most JMSG_LENGTH_MAX (80) bytes, NUL-terminated.
+    let msg = unsafe {
+        match c.err.as_ref().and_then(|e| e.format_message) {
+            Some(f) => {
+                let f: unsafe extern "C-unwind" fn(&mut ffi::jpeg_common_struct, &mut [u8; 80]) =
+                    std::mem::transmute(f);
+                f(c, &mut buf);
+                let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+                String::from_utf8_lossy(&buf[..end]).into_owned()
+            }
+            None => "decoder error".to_string(),
+        }
+    };
+    // resume_unwind skips the panic hook: no noise on stderr; caught by `catch_unwind` below.
+    std::panic::resume_unwind(Box::new(msg));
+}
+
+/// Network-exact decode of only what the crop rule keeps for a `target` (`[H, W]`):
+/// `jpeg_crop_scanline` limits the IDCT / upsampling / colour conversion to the needed
+/// columns and `jpeg_skip_scanlines` skips the rows above; decoding stops after the last
+/// needed row. One extra iMCU is kept on each cut side so that fancy upsampling sees the
+/// same neighbours as in a full decode (libjpeg treats a cut edge like an image edge); the
+/// pixels handed on are therefore identical to a full decode's (tested against the full
+/// decode on every subsampling, and against Pillow). `Ok(None)`: a colour space left to
+/// the fallback decoder.
+pub(crate) fn decode_cropped(bytes: &[u8], target: [u32; 2]) -> Result<Option<Region>, MediaError> {
+    let r = catch_unwind(AssertUnwindSafe(
+        || -> Result<Option<Region>, MediaError> {
+            // SAFETY: the structs are zeroed then initialised by libjpeg's own functions, the
+            // error manager outlives the decompressor (both owned by `Decoder`), `bytes` outlives
+            // every call that reads it, and every buffer handed to libjpeg is large enough for
+            // `output_width * 3` bytes per row.
+            unsafe {
+                let mut err: Box<ffi::jpeg_error_mgr> = Box::new(std::mem::zeroed());
+                ffi::jpeg_std_error(&mut err);
+                err.error_exit = Some(unwind_error_exit);
+                err.emit_message = Some(silence);
+                let mut cinfo: Box<ffi::jpeg_decompress_struct> = Box::new(std::mem::zeroed());
+                cinfo.common.err = &mut *err;
+                ffi::jpeg_create_decompress(&mut *cinfo);
+                let mut d = Decoder { cinfo, _err: err };
+                let c = &mut *d.cinfo;
+                ffi::jpeg_mem_src(c, bytes.as_ptr(), bytes.len() as _);
+                ffi::jpeg_read_header(c, 1);
+                match c.jpeg_color_space {
+                    ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB => {}
+                    _ => return Ok(None),
+                }
+                let (w, h) = (c.image_width, c.image_height);
+                if w as u64 * h as u64 > MAX_PIXELS {
+                    return Err(MediaError::TooLarge {
+                        width: w,
+                        height: h,
+                        pixels: w as u64 * h as u64,
+                        max: MAX_PIXELS,
+                    });
+                }
+                if w == 0 || h == 0 {
+                    return Err(MediaError::Empty {
+                        width: w,
+                        height: h,
+                    });
+                }
+                c.out_color_space = ColorSpace::JCS_RGB;
+                c.dct_method = ffi::J_DCT_METHOD::JDCT_ISLOW;
+                c.do_fancy_upsampling = 1;
+                ffi::jpeg_start_decompress(c);
+                let (left, top, cw, ch) = crate::resize::crop_box(w, h, target[0], target[1]);
+                let imcu_w = (c.max_h_samp_factor.max(1) * 8) as u32;
+                let imcu_h = (c.max_v_samp_factor.max(1) * 8) as u32;
+                let x0 = left.saturating_sub(imcu_w);
+                let x1 = (left + cw + imcu_w).min(w);
+                let (mut xoff, mut xw) = (x0, x1 - x0);
+                if xw < w {
+                    ffi::jpeg_crop_scanline(c, &mut xoff, &mut xw);
+                } else {
+                    xoff = 0;
+                }
+                let y0 = top.saturating_sub(imcu_h);
+                if y0 > 0 {
+                    let skipped = ffi::jpeg_skip_scanlines(c, y0);
+                    if skipped != y0 {
+                        return Err(decode_err(format!("could not skip to row {y0}")));
+                    }
+                }
+                let ow = c.output_width as usize;
+                let rows = (top + ch - y0) as usize;
+                let mut data = vec![0u8; ow * 3 * rows];
+                let mut done = 0usize;
+                while done < rows {
+                    let mut row_ptr = data[done * ow * 3..].as_mut_ptr();
+                    let n = ffi::jpeg_read_scanlines(c, &mut row_ptr, 1) as usize;
+                    if n == 0 {
+                        return Err(decode_err("decoder returned a short image".into()));
+                    }
+                    done += n;
+                }
+                // The rows below the crop are never decoded; abort instead of finish.
+                ffi::jpeg_abort_decompress(c);
+                drop(d);
+                let img = RgbImage::from_raw(ow as u32, rows as u32, data)
+                    .ok_or_else(|| decode_err("decoder returned a short image".into()))?;
+                Ok(Some(Region {
+                    img,
+                    left: left - xoff,
+                    top: top - y0,
+                    cw,
+                    ch,
+                }))
+            }
         },
     ));
     match r {

@@ -262,6 +262,11 @@ fn crop_resize_into_chw(data: &[u8], w: u32, h: u32, th: u32, tw: u32, out: &mut
         width: cw as usize,
         height: ch as usize,
     };
+    view_resize_into_chw(view, th, tw, out);
+}
+
+/// `cv2.INTER_LINEAR` resize of an already cropped view to `th × tw`, written as CHW planes.
+fn view_resize_into_chw(view: resize::RgbView<'_>, th: u32, tw: u32, out: &mut [u8]) {
     let plane = th as usize * tw as usize;
     let tw = tw as usize;
     resize::resize_linear_rows(view, tw, th as usize, |y, row| {
@@ -318,6 +323,23 @@ pub fn preprocess_image(bytes: &[u8], opts: &ImageOptions) -> Result<Vec<u8>, Me
         && let Some(img) = fast_jpeg(bytes, opts.size)
     {
         return image_to_chw(&img, opts.size);
+    }
+    if !opts.apply_exif
+        && bytes.starts_with(&[0xFF, 0xD8])
+        && let Some(r) = jpeg::decode_cropped(bytes, opts.size)?
+    {
+        // Same pixels as decode_image + image_to_chw, decoding only the crop's band.
+        let mut out = vec![0u8; 3 * opts.size[0] as usize * opts.size[1] as usize];
+        let view = resize::RgbView {
+            data: r.img.as_raw(),
+            stride: r.img.width() as usize * 3,
+            left: r.left as usize,
+            top: r.top as usize,
+            width: r.cw as usize,
+            height: r.ch as usize,
+        };
+        view_resize_into_chw(view, opts.size[0], opts.size[1], &mut out);
+        return Ok(out);
     }
     let img = decode_image(bytes, opts)?;
     image_to_chw(&img, opts.size)

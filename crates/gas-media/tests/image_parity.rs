@@ -184,6 +184,9 @@ fn preprocess_image_matches_reference() {
         "rgba.png",
         "gray.png",
         "q90_420.jpg",
+        "q90_444.jpg",
+        "q75_422.jpg",
+        "gray.jpg",
         "progressive.jpg",
     ];
     for size in [[224u32, 224u32], [96, 160], [300, 200]] {
