@@ -314,6 +314,12 @@ impl BenchEvaluator {
                 self.cfg.worker.python.display()
             )));
         }
+        if !self.cfg.worker.script.is_file() {
+            return Err(RegistryError::Config(format!(
+                "worker script {} not found: set GASCLI_WORKER to python/gas_worker/worker.py",
+                self.cfg.worker.script.display()
+            )));
+        }
         let (zip, _tmp) = local_zip(model, store).await?;
         std::fs::create_dir_all(&self.cfg.work_dir).map_err(|source| RegistryError::Io {
             path: self.cfg.work_dir.display().to_string(),

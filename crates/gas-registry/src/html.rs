@@ -123,6 +123,27 @@ async fn calibration_of(db: &Db, model_id: &str) -> Option<Vec<Value>> {
         })
 }
 
+/// Under the status: the exam's accuracy and the first reason recorded (why a stage failed).
+async fn stage_note(db: &Db, model_id: &str) -> String {
+    let mut out = String::new();
+    if let Ok(ms) = db.metrics_of(model_id).await
+        && let Some(e) = ms.iter().find(|r| r.stage == "exam" && r.dataset == "*")
+    {
+        let acc = e.accuracy.map_or_else(|| "–".into(), |a| format!("{a:.3}"));
+        let _ = write!(
+            out,
+            "<br><small class=\"exam\">exam accuracy {acc} on {}</small>",
+            e.samples
+        );
+    }
+    if let Ok(Some(m)) = db.model(model_id).await
+        && let Some(r) = m.reasons.first()
+    {
+        let _ = write!(out, "<br><small class=\"why\">{}</small>", esc(r));
+    }
+    out
+}
+
 #[derive(Deserialize)]
 pub struct PageQuery {
     modality: Option<String>,
@@ -132,7 +153,7 @@ const STYLE: &str = "*{box-sizing:border-box}body{font-family:system-ui,sans-ser
 h1{font-size:1.4rem}nav a{margin-right:1rem}nav a.on{font-weight:bold}\
 table{border-collapse:collapse;width:100%}th,td{padding:.4rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}\
 td.n{font-variant-numeric:tabular-nums}.hk{font-family:monospace;word-break:break-all}\
-svg.cal{width:120px;height:120px}.none{color:#888}\
+svg.cal{width:120px;height:120px}.none{color:#888}.why{color:#a33}\
 @media (max-width:640px){thead{display:none}table,tbody,tr,td{display:block;width:100%}\
 tr{border:1px solid #ddd;border-radius:6px;margin-bottom:.8rem;padding:.4rem}td{border:0;padding:.2rem .4rem}\
 td::before{content:attr(data-label) \": \";font-weight:bold}}";
@@ -180,7 +201,7 @@ pub async fn page(
                 "<tr><td data-label=\"Rank\" class=\"n\">{}</td><td data-label=\"Hotkey\" class=\"hk\">{}</td>\
                  <td data-label=\"Model\">{}<br><small class=\"hk\">{}</small></td>\
                  <td data-label=\"sn34\" class=\"n\">{}</td><td data-label=\"MCC\" class=\"n\">{}</td>\
-                 <td data-label=\"Brier\" class=\"n\">{}</td><td data-label=\"Status\">{}</td>\
+                 <td data-label=\"Brier\" class=\"n\">{}</td><td data-label=\"Status\">{}{}</td>\
                  <td data-label=\"When\">{}</td><td data-label=\"Calibration\">{}</td></tr>",
                 r["rank"],
                 esc(r["hotkey"].as_str().unwrap_or_default()),
@@ -190,6 +211,7 @@ pub async fn page(
                 num(&r["mcc"], 3),
                 num(&r["brier"], 3),
                 esc(r["status"].as_str().unwrap_or_default()),
+                stage_note(&st.db, id).await,
                 when(if r["scored_at"].is_null() {
                     &r["uploaded_at"]
                 } else {

@@ -282,6 +282,7 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path) {
         .await
         .unwrap();
     assert!(page.contains("<svg class=\"cal\""), "calibration plot");
+    assert!(page.contains("exam accuracy "), "exam shown");
     assert!(page.contains(&id));
     let mut rb = http.get(format!("{base}/api/v1/miner/models?modality=image"));
     for (k, v) in miner.headers(b"") {
@@ -367,9 +368,22 @@ async fn constant_model_fails_the_exam(py: &Path) {
             .await
             .unwrap()
     );
-    // Not on the leaderboard with a score.
+    // Not on the leaderboard with a score; the page says why.
     let rows = api::leaderboard_rows(&db, "image").await.unwrap();
     assert!(rows[0]["sn34_score"].is_null());
+    let (base, task) = serve(&db, &store).await;
+    let page = reqwest::get(format!("{base}/leaderboard?modality=image"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("exam accuracy 0.333 on 24"), "{page}");
+    assert!(
+        page.contains("exam failed: accuracy 0.333 &lt; 0.60 required"),
+        "{page}"
+    );
+    task.abort();
 }
 
 /// Needs no venv: the stage stops before any Python runs.
