@@ -31,17 +31,8 @@ fn panic_msg(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "decoder error".into())
 }
 
-/// How to decode: `Exact` = Pillow's settings; `Scaled(target)` = `--fast-decode`: the
-/// smallest DCT scale `m/8` keeping the image at least `target` (`[w, h]`), fast IDCT, no
-/// fancy upsampling.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Mode {
-    Exact,
-    Scaled([u32; 2]),
-}
-
 /// Decode to RGB. `Ok(None)` when the colour space is one we leave to the fallback decoder.
-pub(crate) fn decode(bytes: &[u8], mode: Mode) -> Result<Option<RgbImage>, MediaError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Option<RgbImage>, MediaError> {
     let r = catch_unwind(AssertUnwindSafe(
         || -> Result<Option<RgbImage>, MediaError> {
             let mut d = Decompress::new_mem(bytes).map_err(|e| decode_err(e.to_string()))?;
@@ -64,23 +55,8 @@ pub(crate) fn decode(bytes: &[u8], mode: Mode) -> Result<Option<RgbImage>, Media
                     height: h as u32,
                 });
             }
-            match mode {
-                Mode::Exact => {
-                    d.dct_method(DctMethod::IntegerSlow);
-                    d.do_fancy_upsampling(true);
-                }
-                Mode::Scaled([tw, th]) => {
-                    let m = (1..=8u64)
-                        .find(|m| {
-                            (w * m).div_ceil(8) * 4 >= tw as u64 * 3
-                                && (h * m).div_ceil(8) * 4 >= th as u64 * 3
-                        })
-                        .unwrap_or(8);
-                    d.scale(m as u8);
-                    d.dct_method(DctMethod::IntegerFast);
-                    d.do_fancy_upsampling(false);
-                }
-            }
+            d.dct_method(DctMethod::IntegerSlow);
+            d.do_fancy_upsampling(true);
             let mut s = d.rgb().map_err(|e| decode_err(e.to_string()))?;
             let (ow, oh) = (s.width() as u32, s.height() as u32);
             let data: Vec<u8> = s.read_scanlines().map_err(|e| decode_err(e.to_string()))?;
@@ -151,7 +127,15 @@ extern "C-unwind" fn unwind_error_exit(c: &mut ffi::jpeg_common_struct) {
 /// pixels handed on are therefore identical to a full decode's (tested against the full
 /// decode on every subsampling, and against Pillow). `Ok(None)`: a colour space left to
 /// the fallback decoder.
-pub(crate) fn decode_cropped(bytes: &[u8], target: [u32; 2]) -> Result<Option<Region>, MediaError> {
+///
+/// `fast` is `--fast-decode` (NOT network-exact): DCT-domain scaling by the smallest `m/8`
+/// that keeps the crop at least about 3/4 of the target size, fast IDCT, plain upsampling;
+/// the crop rule then applies to the scaled image.
+pub(crate) fn decode_cropped(
+    bytes: &[u8],
+    target: [u32; 2],
+    fast: bool,
+) -> Result<Option<Region>, MediaError> {
     let r = catch_unwind(AssertUnwindSafe(
         || -> Result<Option<Region>, MediaError> {
             // SAFETY: the structs are zeroed then initialised by libjpeg's own functions, the
@@ -190,9 +174,31 @@ pub(crate) fn decode_cropped(bytes: &[u8], target: [u32; 2]) -> Result<Option<Re
                     });
                 }
                 c.out_color_space = ColorSpace::JCS_RGB;
-                c.dct_method = ffi::J_DCT_METHOD::JDCT_ISLOW;
-                c.do_fancy_upsampling = 1;
+                if !fast {
+                    c.dct_method = ffi::J_DCT_METHOD::JDCT_ISLOW;
+                    c.do_fancy_upsampling = 1;
+                } else {
+                    {
+                        // Full-image size whose crop still covers the target.
+                        let (_, _, cw, ch) = crate::resize::crop_box(w, h, target[0], target[1]);
+                        let tw = (w as u64 * target[1] as u64).div_ceil(cw as u64);
+                        let th = (h as u64 * target[0] as u64).div_ceil(ch as u64);
+                        let (w, h) = (w as u64, h as u64);
+                        let m = (1..=8u64)
+                            .find(|m| {
+                                (w * m).div_ceil(8) * 4 >= tw * 3
+                                    && (h * m).div_ceil(8) * 4 >= th * 3
+                            })
+                            .unwrap_or(8);
+                        c.scale_num = m as _;
+                        c.scale_denom = 8;
+                        c.dct_method = ffi::J_DCT_METHOD::JDCT_IFAST;
+                        c.do_fancy_upsampling = 0;
+                    }
+                }
                 ffi::jpeg_start_decompress(c);
+                // Output size: the image's, or its DCT-scaled size in fast mode.
+                let (w, h) = (c.output_width, c.output_height);
                 let (left, top, cw, ch) = crate::resize::crop_box(w, h, target[0], target[1]);
                 let imcu_w = (c.max_h_samp_factor.max(1) * 8) as u32;
                 let imcu_h = (c.max_v_samp_factor.max(1) * 8) as u32;
@@ -213,16 +219,27 @@ pub(crate) fn decode_cropped(bytes: &[u8], target: [u32; 2]) -> Result<Option<Re
                 }
                 let ow = c.output_width as usize;
                 let rows = (top + ch - y0) as usize;
-                let mut data = vec![0u8; ow * 3 * rows];
+                // Uninitialised: libjpeg writes every byte of the `rows` rows before `set_len`.
+                let mut data: Vec<u8> = Vec::with_capacity(ow * 3 * rows);
                 let mut done = 0usize;
+                // Hand libjpeg several rows per call: one at a time makes it upsample into a
+                // spare buffer and copy (fancy h2v2 produces two rows per pass).
+                let stride = ow * 3;
+                let base = data.as_mut_ptr();
                 while done < rows {
-                    let mut row_ptr = data[done * ow * 3..].as_mut_ptr();
-                    let n = ffi::jpeg_read_scanlines(c, &mut row_ptr, 1) as usize;
+                    let k = (rows - done).min(16);
+                    let mut ptrs = [std::ptr::null_mut::<u8>(); 16];
+                    for (i, p) in ptrs.iter_mut().enumerate().take(k) {
+                        *p = base.add((done + i) * stride);
+                    }
+                    let n = ffi::jpeg_read_scanlines(c, ptrs.as_mut_ptr(), k as _) as usize;
                     if n == 0 {
                         return Err(decode_err("decoder returned a short image".into()));
                     }
                     done += n;
                 }
+                // SAFETY: the loop above wrote all `rows` rows of `ow * 3` bytes.
+                data.set_len(ow * 3 * rows);
                 // The rows below the crop are never decoded; abort instead of finish.
                 ffi::jpeg_abort_decompress(c);
                 drop(d);

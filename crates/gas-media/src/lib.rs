@@ -128,7 +128,7 @@ fn decode_err(format: &str, e: impl std::fmt::Display) -> MediaError {
 /// Decode an image to RGB `u8` (HWC) the way Pillow's `convert("RGB")` does (see crate docs).
 pub fn decode_image(bytes: &[u8], opts: &ImageOptions) -> Result<RgbImage, MediaError> {
     if bytes.starts_with(&[0xFF, 0xD8])
-        && let Some(img) = jpeg::decode(bytes, jpeg::Mode::Exact)?
+        && let Some(img) = jpeg::decode(bytes)?
     {
         return Ok(if opts.apply_exif {
             apply_exif_orientation(bytes, img)
@@ -320,51 +320,35 @@ pub fn preprocess_image(bytes: &[u8], opts: &ImageOptions) -> Result<Vec<u8>, Me
     if opts.fast_decode
         && !opts.apply_exif
         && bytes.starts_with(&[0xFF, 0xD8])
-        && let Some(img) = fast_jpeg(bytes, opts.size)
+        && let Ok(Some(r)) = jpeg::decode_cropped(bytes, opts.size, true)
     {
-        return image_to_chw(&img, opts.size);
+        // NOT network-exact (see ImageOptions::fast_decode); errors go to the exact path.
+        return Ok(region_to_chw(&r, opts.size));
     }
     if !opts.apply_exif
         && bytes.starts_with(&[0xFF, 0xD8])
-        && let Some(r) = jpeg::decode_cropped(bytes, opts.size)?
+        && let Some(r) = jpeg::decode_cropped(bytes, opts.size, false)?
     {
         // Same pixels as decode_image + image_to_chw, decoding only the crop's band.
-        let mut out = vec![0u8; 3 * opts.size[0] as usize * opts.size[1] as usize];
-        let view = resize::RgbView {
-            data: r.img.as_raw(),
-            stride: r.img.width() as usize * 3,
-            left: r.left as usize,
-            top: r.top as usize,
-            width: r.cw as usize,
-            height: r.ch as usize,
-        };
-        view_resize_into_chw(view, opts.size[0], opts.size[1], &mut out);
-        return Ok(out);
+        return Ok(region_to_chw(&r, opts.size));
     }
     let img = decode_image(bytes, opts)?;
     image_to_chw(&img, opts.size)
 }
 
-/// `fast_decode` for JPEG: libjpeg's DCT-domain scaling (`m/8`, the smallest keeping the
-/// crop at least the target size), fast IDCT, plain upsampling; then the normal crop +
-/// resize. NOT network-exact. `None` → use the exact path (errors are reported there).
-fn fast_jpeg(bytes: &[u8], size: [u32; 2]) -> Option<RgbImage> {
-    let d = mozjpeg::Decompress::new_mem(bytes);
-    let (w, h) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        d.ok().map(|d| (d.width() as u32, d.height() as u32))
-    }))
-    .ok()
-    .flatten()?;
-    if w == 0 || h == 0 {
-        return None;
-    }
-    let (_, _, cw, ch) = resize::crop_box(w, h, size[0], size[1]);
-    // Full-image size whose crop still covers the target.
-    let rw = (w as u64 * size[1] as u64).div_ceil(cw as u64) as u32;
-    let rh = (h as u64 * size[0] as u64).div_ceil(ch as u64) as u32;
-    jpeg::decode(bytes, jpeg::Mode::Scaled([rw, rh]))
-        .ok()
-        .flatten()
+/// Resize the crop box of a decoded band to `size`, as CHW planes.
+fn region_to_chw(r: &jpeg::Region, size: [u32; 2]) -> Vec<u8> {
+    let mut out = vec![0u8; 3 * size[0] as usize * size[1] as usize];
+    let view = resize::RgbView {
+        data: r.img.as_raw(),
+        stride: r.img.width() as usize * 3,
+        left: r.left as usize,
+        top: r.top as usize,
+        width: r.cw as usize,
+        height: r.ch as usize,
+    };
+    view_resize_into_chw(view, size[0], size[1], &mut out);
+    out
 }
 
 /// [`preprocess_image`] for many files in parallel (rayon's global pool; set
