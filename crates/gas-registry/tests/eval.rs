@@ -4,6 +4,7 @@
 //! datasets fails with a clear reason.
 //!
 //! Needs the worker venv (PyTorch): fails when `CI` is set and it is missing, skips otherwise.
+//! The example-detector run repeats on PostgreSQL when `GASCLI_TEST_PG_URL` is set.
 //!
 //! `harness = false`: this binary is also the sandbox launcher. `gas_bench` re-executes its
 //! launcher as `<launcher> sandbox-exec --spec JSON -- python …`; `main` handles that before
@@ -170,9 +171,39 @@ async fn serve(db: &Db, store: &Store) -> (String, tokio::task::JoinHandle<()>) 
     (base, task)
 }
 
-async fn example_detector_passes_exam_and_benchmark(py: &Path) {
+/// A fresh PostgreSQL schema when `GASCLI_TEST_PG_URL` is set (as in tests/storage.rs).
+async fn pg_db() -> Option<Db> {
+    let base = std::env::var("GASCLI_TEST_PG_URL").ok()?;
+    sqlx::any::install_default_drivers();
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
+        .await
+        .expect("GASCLI_TEST_PG_URL is set but PostgreSQL is not reachable");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(
+        Db::connect(&format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+            .await
+            .unwrap(),
+    )
+}
+
+async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::sqlite_file(&dir.path().join("m.db")).await.unwrap();
+    let db = if pg {
+        match pg_db().await {
+            Some(db) => db,
+            None => {
+                eprintln!("PostgreSQL run skipped (GASCLI_TEST_PG_URL unset)");
+                return;
+            }
+        }
+    } else {
+        Db::sqlite_file(&dir.path().join("m.db")).await.unwrap()
+    };
     let store = Store::local(dir.path().join("objects")).unwrap();
     let zip = package(
         &root().join("examples/image-detector"),
@@ -440,6 +471,7 @@ fn main() -> ExitCode {
         for n in [
             "parse_errors_are_clear",
             "example_detector_passes_exam_and_benchmark",
+            "example_detector_passes_exam_and_benchmark_postgres",
             "constant_model_fails_the_exam",
             "modality_without_datasets_fails_with_a_reason",
         ] {
@@ -482,8 +514,12 @@ fn main() -> ExitCode {
         && let Some(py) = python()
     {
         run("example_detector_passes_exam_and_benchmark", &|| {
-            rt.block_on(example_detector_passes_exam_and_benchmark(&py))
+            rt.block_on(example_detector_passes_exam_and_benchmark(&py, false))
         });
+        run(
+            "example_detector_passes_exam_and_benchmark_postgres",
+            &|| rt.block_on(example_detector_passes_exam_and_benchmark(&py, true)),
+        );
         run("constant_model_fails_the_exam", &|| {
             rt.block_on(constant_model_fails_the_exam(&py))
         });
