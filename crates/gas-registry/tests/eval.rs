@@ -463,8 +463,26 @@ fn main() -> ExitCode {
     if args.get(1).map(String::as_str) == Some("sandbox-exec") {
         return launcher(&args[2..]);
     }
-    // Arguments that are not flags filter tests by name, as libtest does.
-    let filters: Vec<&String> = args[1..].iter().filter(|a| !a.starts_with('-')).collect();
+    // Arguments that are not flags filter tests by name, as libtest does; the values of
+    // libtest's flags that take one are not filters.
+    let mut filters: Vec<&String> = Vec::new();
+    let mut it = args[1..].iter();
+    while let Some(a) = it.next() {
+        if [
+            "--test-threads",
+            "--skip",
+            "--format",
+            "--color",
+            "--logfile",
+            "-Z",
+        ]
+        .contains(&a.as_str())
+        {
+            it.next();
+        } else if !a.starts_with('-') {
+            filters.push(a);
+        }
+    }
     let wanted =
         |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     if args.iter().any(|a| a == "--list") {
