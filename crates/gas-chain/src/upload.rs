@@ -41,6 +41,13 @@ pub enum UploadError {
          rounds, try again when the next round opens"
     )]
     Disabled { step: &'static str, detail: String },
+    /// HTTP 429 without `Retry-After`: a limit that waiting will not lift (the registry's
+    /// per-modality submission quota), not rate limiting; never retried.
+    #[error(
+        "{step}: refused: {detail} (HTTP 429); waiting will not help: check your models with \
+         `gascli d status`"
+    )]
+    LimitReached { step: &'static str, detail: String },
     #[error("{step}: HTTP {status}: {detail}")]
     Http {
         step: &'static str,
@@ -251,6 +258,7 @@ impl UploadClient {
         hash: &str,
     ) -> Result<String, UploadError> {
         let status = resp.status();
+        let retry_after = resp.headers().contains_key(reqwest::header::RETRY_AFTER);
         let text = resp.text().await.map_err(|e| Self::transport(step, e))?;
         if status.is_success() {
             return Ok(text);
@@ -265,6 +273,9 @@ impl UploadClient {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE && detail.to_lowercase().contains("disabled") {
             return Err(UploadError::Disabled { step, detail });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS && !retry_after {
+            return Err(UploadError::LimitReached { step, detail });
         }
         Err(UploadError::Http {
             step,

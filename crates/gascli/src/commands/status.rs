@@ -46,6 +46,25 @@ fn s(v: &serde_json::Value, k: &str) -> String {
     }
 }
 
+/// An upload time as UTC text: RFC 3339 strings pass through, Unix times in seconds or
+/// milliseconds are converted.
+fn when(v: Option<&serde_json::Value>) -> String {
+    match v {
+        Some(serde_json::Value::String(t)) => t.clone(),
+        Some(serde_json::Value::Number(n)) => {
+            let Some(x) = n.as_i64() else {
+                return n.to_string();
+            };
+            // After 2001-09-09 a seconds value has 10 digits and a milliseconds one 13.
+            let ms = if x > 100_000_000_000 { x } else { x * 1000 };
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|d| d.format("%Y-%m-%d %H:%M:%SZ").to_string())
+                .unwrap_or_else(|| n.to_string())
+        }
+        _ => "-".into(),
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let hotkey = args.wallet.load()?;
     let modalities: Vec<&str> = match &args.modality {
@@ -87,7 +106,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let run = r
             .get("benchmark_runs")
             .and_then(|b| b.as_array())
-            .and_then(|a| a.last())
+            .and_then(|a| {
+                // The modality-level row (`dataset == "*"`) holds the overall scores; the
+                // per-dataset rows follow it. Fall back to the first run for other APIs.
+                a.iter()
+                    .find(|x| x.get("dataset").and_then(|d| d.as_str()) == Some("*"))
+                    .or_else(|| a.first())
+            })
             .cloned()
             .unwrap_or_default();
         let num = |k: &str| {
@@ -102,17 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             s(r, "modality"),
             s(r, "exam_status"),
             s(r, "benchmark_status"),
-            r.get("uploaded_at")
-                .or(r.get("created_at"))
-                .map(|_| s(
-                    r,
-                    if r.get("uploaded_at").is_some() {
-                        "uploaded_at"
-                    } else {
-                        "created_at"
-                    }
-                ))
-                .unwrap_or_else(|| "-".into()),
+            when(r.get("uploaded_at").or(r.get("created_at"))),
             num("sn34_score"),
             num("mcc"),
             num("brier"),
@@ -122,6 +137,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("    {key}: {reason}");
             }
         }
+        // Our registry (and the network's API) return a `reasons` array.
+        for reason in r
+            .get("reasons")
+            .and_then(|x| x.as_array())
+            .into_iter()
+            .flatten()
+        {
+            match reason.as_str() {
+                Some(t) => println!("    reason: {t}"),
+                None => println!("    reason: {reason}"),
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+    use serde_json::json;
+
+    #[test]
+    fn upload_times_are_readable() {
+        assert_eq!(when(Some(&json!(1_764_000_000_000i64))), "2025-11-24 16:00:00Z");
+        assert_eq!(when(Some(&json!(1_764_000_000i64))), "2025-11-24 16:00:00Z");
+        assert_eq!(when(Some(&json!("2026-01-02T03:04:05Z"))), "2026-01-02T03:04:05Z");
+        assert_eq!(when(None), "-");
+    }
 }
