@@ -180,14 +180,8 @@ fn print_table(r: &Value, dir: &std::path::Path) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let models: Vec<(Modality, PathBuf)> = [
-        (Modality::Image, &args.image_model),
-        (Modality::Video, &args.video_model),
-        (Modality::Audio, &args.audio_model),
-    ]
-    .into_iter()
-    .filter_map(|(m, p)| p.clone().map(|p| (m, p)))
-    .collect();
+    let models: Vec<(Modality, PathBuf)> =
+        super::given_models(&args.image_model, &args.video_model, &args.audio_model);
     let mut data: Vec<DataSource> = args
         .datasets
         .iter()
@@ -216,17 +210,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let script = find_worker_script().context(
         "python/gas_worker/worker.py not found next to gascli; set GASCLI_WORKER to its path",
     )?;
-    let launcher = if args.unsafe_no_sandbox {
-        eprintln!(
-            "warning: --unsafe-no-sandbox: the model runs with your user's full access to files and network"
-        );
-        None
-    } else {
-        Some(
-            std::env::current_exe()
-                .context("cannot locate the gascli binary for the sandbox launcher")?,
-        )
-    };
+    let launcher = super::sandbox_launcher(
+        args.unsafe_no_sandbox,
+        "the model runs with your user's full access to files and network",
+    )?;
     let mut sandbox = SandboxSpec::new(PathBuf::new());
     sandbox.memory_bytes = args.memory_limit_gib << 30;
     let worker = WorkerOptions {

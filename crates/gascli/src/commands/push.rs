@@ -87,14 +87,8 @@ fn step(json: bool, msg: &str) {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let models: Vec<(Modality, PathBuf)> = [
-        (Modality::Image, &args.image_model),
-        (Modality::Video, &args.video_model),
-        (Modality::Audio, &args.audio_model),
-    ]
-    .into_iter()
-    .filter_map(|(m, p)| p.clone().map(|p| (m, p)))
-    .collect();
+    let models: Vec<(Modality, PathBuf)> =
+        super::given_models(&args.image_model, &args.video_model, &args.audio_model);
     let chain = chain_url(&args.chain_endpoint)?;
     let hotkey = args.wallet.load()?;
     step(

@@ -278,18 +278,10 @@ fn evaluator(
             PathBuf::from("python/gas_worker/worker.py")
         }
     };
-    let launcher = if e.unsafe_no_sandbox {
-        eprintln!(
-            "warning: --unsafe-no-sandbox: uploaded models run with this user's full access to \
-             files and network"
-        );
-        None
-    } else {
-        Some(
-            std::env::current_exe()
-                .context("cannot locate the gascli binary for the sandbox launcher")?,
-        )
-    };
+    let launcher = super::sandbox_launcher(
+        e.unsafe_no_sandbox,
+        "uploaded models run with this user's full access to files and network",
+    )?;
     let mut sandbox = SandboxSpec::new(PathBuf::new());
     sandbox.memory_bytes = e.memory_limit_gib << 30;
     let mut cfg = EvalConfig::new(WorkerOptions {

@@ -160,9 +160,15 @@ mod tests {
 
     #[test]
     fn upload_times_are_readable() {
-        assert_eq!(when(Some(&json!(1_764_000_000_000i64))), "2025-11-24 16:00:00Z");
+        assert_eq!(
+            when(Some(&json!(1_764_000_000_000i64))),
+            "2025-11-24 16:00:00Z"
+        );
         assert_eq!(when(Some(&json!(1_764_000_000i64))), "2025-11-24 16:00:00Z");
-        assert_eq!(when(Some(&json!("2026-01-02T03:04:05Z"))), "2026-01-02T03:04:05Z");
+        assert_eq!(
+            when(Some(&json!("2026-01-02T03:04:05Z"))),
+            "2026-01-02T03:04:05Z"
+        );
         assert_eq!(when(None), "-");
     }
 }
