@@ -13,6 +13,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
@@ -62,6 +64,10 @@ pub struct BenchOptions {
     /// Worker set-up (python, script, launcher = sandbox or `None` for no sandbox, limits).
     pub worker: WorkerOptions,
     pub progress: bool,
+    /// Set to `true` from another thread to stop the run: decoding stops, the worker is shut
+    /// down after its current batch, and the run returns [`BenchError::Cancelled`]. Used by the
+    /// registry to enforce its stage time limits.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// Why a run could not be done at all.
@@ -88,6 +94,8 @@ pub enum BenchError {
     },
     #[error(transparent)]
     Score(#[from] gas_score::ScoreError),
+    #[error("the run was cancelled")]
+    Cancelled,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
@@ -283,6 +291,10 @@ fn make_readable(dir: &Path) -> Result<(), BenchError> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(io_err(dir))
 }
 
+fn is_cancelled(c: &Option<Arc<AtomicBool>>) -> bool {
+    c.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+}
+
 /// Runs a whole benchmark. See the module docs for the pipeline and the failure policy.
 pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let started = chrono::Utc::now();
@@ -366,6 +378,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let batch_size = opts.batch_size.max(1);
     let prep_p = prep.clone();
     let bar_p = bar.clone();
+    let cancel_p = opts.cancel.clone();
     let producer = std::thread::spawn(move || -> Duration {
         let mut prep_time = Duration::ZERO;
         for spec in &specs {
@@ -384,6 +397,9 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
             let mut pending: Vec<Sample> = Vec::with_capacity(batch_size);
             let mut iter = iter.peekable();
             loop {
+                if is_cancelled(&cancel_p) {
+                    return prep_time;
+                }
                 let next = iter.next();
                 let done = next.is_none();
                 match next {
@@ -468,7 +484,12 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let mut batch_index = 0usize;
     let mut fatal: Option<WorkerError> = None;
     let num_classes = cfg.model.num_classes as usize;
+    let mut cancelled = false;
     for msg in rx {
+        if is_cancelled(&opts.cancel) {
+            cancelled = true;
+            break;
+        }
         match msg {
             Msg::DatasetFailed { dataset, message } => {
                 errors.add("dataset", &dataset, "", &message);
@@ -537,9 +558,14 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
             }
         }
     }
+    // After a cancel or a fatal error `rx` is dropped here first, so a producer blocked on
+    // a full channel sees the send fail and returns.
     let prep_time = producer.join().unwrap_or_default();
     bar.finish_and_clear();
     worker.shutdown();
+    if cancelled || is_cancelled(&opts.cancel) {
+        return Err(BenchError::Cancelled);
+    }
     if let Some(e) = fatal {
         return Err(BenchError::Worker(e));
     }

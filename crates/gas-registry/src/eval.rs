@@ -341,6 +341,9 @@ impl BenchEvaluator {
         if let Some(c) = cpu {
             worker.sandbox.cpu_seconds = c.as_secs().max(1);
         }
+        // When the worker loop's stage time limit drops this future, the guard cancels the
+        // blocking run (it stops decoding and shuts the model's worker down).
+        let cancel = CancelOnDrop::default();
         let opts = BenchOptions {
             model: zip,
             modality,
@@ -360,10 +363,12 @@ impl BenchEvaluator {
             apply_exif: false,
             worker,
             progress: false,
+            cancel: Some(cancel.0.clone()),
         };
         let out = tokio::task::spawn_blocking(move || run_bench(&opts))
             .await
             .map_err(|e| RegistryError::Config(format!("{stage} task failed: {e}")))?;
+        drop(cancel);
         let out = match out {
             Ok(o) => o,
             Err(BenchError::Invalid { report, .. }) => {
@@ -486,4 +491,15 @@ pub fn bundled_data(root: &Path, modality: Modality) -> Option<PathBuf> {
         .iter()
         .any(|s| p.join(s).is_dir())
         .then_some(p)
+}
+
+/// Sets the shared flag when dropped: a benchmark run whose future was abandoned (stage time
+/// limit) is told to stop instead of running on in the background.
+#[derive(Default)]
+struct CancelOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }

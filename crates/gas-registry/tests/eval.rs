@@ -458,6 +458,49 @@ fn parse_errors_are_clear() {
     assert!(matches!(src, DataSource::Dir(_)));
 }
 
+/// A run whose cancel flag is set (what the stage time limit does through the evaluator's
+/// drop guard) stops, shuts its worker down and writes no results.
+fn cancelled_run_stops_and_writes_nothing(py: &Path) {
+    use gas_bench::runner::{BenchError, BenchOptions, run_bench};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let work = tempfile::tempdir().unwrap();
+    let cfg = eval_config(py, work.path(), None);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut opts = BenchOptions {
+        model: root().join("examples/image-detector"),
+        modality: Modality::Image,
+        data: vec![DataSource::Dir(root().join("examples/data/image"))],
+        mode: gas_bench::datasets::Mode::Full,
+        seed: 1,
+        cache_dir: work.path().join("cache"),
+        offline: true,
+        results_dir: work.path().join("results"),
+        batch_size: 1,
+        device: "cpu".into(),
+        fast_decode: false,
+        apply_exif: false,
+        worker: cfg.worker.clone(),
+        progress: false,
+        cancel: Some(cancel.clone()),
+    };
+    // Control: the same options complete when nobody cancels.
+    let done = run_bench(&opts).expect("uncancelled run");
+    assert!(done.results_dir.join("results.json").exists());
+    opts.results_dir = work.path().join("results-cancelled");
+    cancel.store(true, Ordering::Relaxed);
+    let t = std::time::Instant::now();
+    match run_bench(&opts) {
+        Err(BenchError::Cancelled) => {}
+        other => panic!("expected Cancelled, got {other:?}"),
+    }
+    assert!(!opts.results_dir.join("results.json").exists());
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "cancel took {:?}",
+        t.elapsed()
+    );
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("sandbox-exec") {
@@ -491,6 +534,7 @@ fn main() -> ExitCode {
             "example_detector_passes_exam_and_benchmark",
             "example_detector_passes_exam_and_benchmark_postgres",
             "constant_model_fails_the_exam",
+            "cancelled_run_stops_and_writes_nothing",
             "modality_without_datasets_fails_with_a_reason",
         ] {
             println!("{n}: test");
@@ -527,6 +571,7 @@ fn main() -> ExitCode {
     let venv_tests = [
         "example_detector_passes_exam_and_benchmark",
         "constant_model_fails_the_exam",
+        "cancelled_run_stops_and_writes_nothing",
     ];
     if venv_tests.iter().any(|n| wanted(n))
         && let Some(py) = python()
@@ -540,6 +585,9 @@ fn main() -> ExitCode {
         );
         run("constant_model_fails_the_exam", &|| {
             rt.block_on(constant_model_fails_the_exam(&py))
+        });
+        run("cancelled_run_stops_and_writes_nothing", &|| {
+            cancelled_run_stops_and_writes_nothing(&py)
         });
     }
     println!("\ntest result: {passed} passed; {failed} failed");

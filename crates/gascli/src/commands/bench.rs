@@ -259,6 +259,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             apply_exif: args.exif,
             worker: worker.clone(),
             progress: !args.quiet && !args.json,
+            cancel: None,
         };
         match run_bench(&opts) {
             Ok(out) => {
