@@ -4,6 +4,8 @@
 # the peak RSS of `gascli d bench` at two dataset sizes (memory must not grow with the dataset).
 #
 # Usage: scripts/bench_pipeline.sh [N_IMAGES] [N_VIDEOS]   (defaults 300, 24)
+# "overall" samples/s includes validation and the worker's start (PyTorch import, ~1-2 s), so
+# use a few thousand images to see the steady state.
 # Needs: the venv (scripts/setup.sh --test), ffmpeg, /usr/bin/time. Builds gascli --release.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -61,7 +63,7 @@ import json, sys
 r = json.load(open(sys.argv[1])); t = r["timing"]
 print(f"{sys.argv[3]} bench with worker: {r['overall']['n']} samples, {t['samples_per_s']:.1f} samples/s overall "
       f"(incl. worker start), preprocess {t['preprocess_ms_per_sample']:.2f} ms/sample, worker {t['inference_ms_per_sample']:.2f} ms/sample; "
-      f"peak RSS of gascli {int(open(sys.argv[2]).read().split()[-1]) / 1024:.0f} MiB")
+      f"peak RSS: gascli {t.get('peak_rss_mib') or 0:.0f} MiB, gascli + worker tree {int(open(sys.argv[2]).read().split()[-1]) / 1024:.0f} MiB")
 PYEOF
 t0=$(secs); "$BIN" d preprocess --model "$W/video-model" $(find "$W/vid" -name '*.mp4') -o "$W/v.npy" >/dev/null; t1=$(secs)
 echo "video pipeline alone ($NV clips 640x480 -> 16x224x224): $(rate "$NV" "$t0" "$t1") clips/s"
@@ -71,10 +73,15 @@ import json, sys
 r = json.load(open(sys.argv[1])); t = r["timing"]
 print(f"{sys.argv[3]} bench with worker: {r['overall']['n']} samples, {t['samples_per_s']:.1f} samples/s overall "
       f"(incl. worker start), preprocess {t['preprocess_ms_per_sample']:.2f} ms/sample, worker {t['inference_ms_per_sample']:.2f} ms/sample; "
-      f"peak RSS of gascli {int(open(sys.argv[2]).read().split()[-1]) / 1024:.0f} MiB")
+      f"peak RSS: gascli {t.get('peak_rss_mib') or 0:.0f} MiB, gascli + worker tree {int(open(sys.argv[2]).read().split()[-1]) / 1024:.0f} MiB")
 PYEOF
 # memory bound: the same run on a quarter of the images
 mkdir -p "$W/quarter/real" "$W/quarter/synthetic"
 for c in real synthetic; do find "$W/img/$c" -name '*.jpg' | head -n $((N / 8)) | xargs -I{} cp {} "$W/quarter/$c/"; done
-/usr/bin/time -f "%M" -o "$W/rss4" "$BIN" d bench --full --quiet --json --image-model "$W/image-model" --data-dir "$W/quarter" --results-dir "$W/r3" >/dev/null
-echo "peak RSS of gascli d bench: $(( $(tail -1 "$W/rss4") / 1024 )) MiB at $((N / 4)) images vs $(( $(tail -1 "$W/rss_img") / 1024 )) MiB at $N images (the worker's own memory is a separate process)"
+"$BIN" d bench --full --quiet --json --image-model "$W/image-model" --data-dir "$W/quarter" --results-dir "$W/r3" > "$W/r3.json"
+"$PY" - "$W/r3.json" "$W/r1.json" "$N" <<'PYEOF'
+import json, sys
+q, f, n = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+print(f"peak RSS of the gascli process in d bench: {q['timing']['peak_rss_mib']:.0f} MiB at {q['overall']['n']} images "
+      f"vs {f['timing']['peak_rss_mib']:.0f} MiB at {f['overall']['n']} images")
+PYEOF

@@ -291,6 +291,20 @@ fn make_readable(dir: &Path) -> Result<(), BenchError> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(io_err(dir))
 }
 
+/// Peak resident memory of this process (Linux `VmHWM`), MiB; the worker is a separate
+/// process and not included. `None` where /proc is not available.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
 fn is_cancelled(c: &Option<Arc<AtomicBool>>) -> bool {
     c.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
 }
@@ -628,6 +642,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
             "inference_ms_per_sample": per_sample(infer_time),
             "samples_per_s": if total > 0.0 { n_ok / total } else { 0.0 },
             "worker_restarts": restarts,
+            "peak_rss_mib": peak_rss_mib(),
         },
         "errors": {"counts": errors.counts, "examples": errors.examples},
     });

@@ -81,6 +81,9 @@ fn check_run(v: &Value, results: &Path, n: u64, min_acc: f64) {
     assert!(acc >= min_acc, "accuracy {acc} < {min_acc}: {v:#}");
     let sn34 = v["overall"]["sn34_score"].as_f64().unwrap();
     assert!(sn34 > 0.5, "sn34 {sn34}");
+    // gascli's own peak memory (the worker is another process): present and plausible.
+    let rss = v["timing"]["peak_rss_mib"].as_f64().unwrap();
+    assert!(rss > 1.0 && rss < 4096.0, "peak_rss_mib {rss}");
     assert_eq!(v["per_dataset"].as_array().unwrap().len(), 3);
     for f in ["results.json", "predictions.csv", "report.html"] {
         assert!(results.join(f).is_file(), "{f} missing");
