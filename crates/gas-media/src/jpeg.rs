@@ -15,6 +15,7 @@ use std::os::raw::c_int;
 use mozjpeg::{ColorSpace, DctMethod, Decompress};
 use mozjpeg_sys as ffi;
 
+use crate::resize::ChwResizer;
 use crate::{MAX_PIXELS, MediaError, RgbImage};
 
 fn decode_err(msg: String) -> MediaError {
@@ -72,17 +73,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Option<RgbImage>, MediaError> {
     }
 }
 
-/// The part of a JPEG that the crop rule keeps, decoded exactly (same pixels as a full
-/// decode): `img` is a band of the image, and the crop box sits at `(left, top)` in it with
-/// size `cw × ch`.
-pub(crate) struct Region {
-    pub img: RgbImage,
-    pub left: u32,
-    pub top: u32,
-    pub cw: u32,
-    pub ch: u32,
-}
-
 /// Owns a libjpeg decompressor and its error manager; destroys it on every exit path,
 /// unwinding included.
 struct Decoder {
@@ -119,142 +109,148 @@ extern "C-unwind" fn unwind_error_exit(c: &mut ffi::jpeg_common_struct) {
     std::panic::resume_unwind(Box::new(msg));
 }
 
-/// Network-exact decode of only what the crop rule keeps for a `target` (`[H, W]`):
+/// Network-exact decode + crop + resize of a JPEG for a `target` (`[H, W]`), written as CHW
+/// planes into `out` (`3·H·W` bytes), decoding only what the crop rule keeps:
 /// `jpeg_crop_scanline` limits the IDCT / upsampling / colour conversion to the needed
-/// columns and `jpeg_skip_scanlines` skips the rows above; decoding stops after the last
-/// needed row. One extra iMCU is kept on each cut side so that fancy upsampling sees the
-/// same neighbours as in a full decode (libjpeg treats a cut edge like an image edge); the
-/// pixels handed on are therefore identical to a full decode's (tested against the full
-/// decode on every subsampling, and against Pillow). `Ok(None)`: a colour space left to
-/// the fallback decoder.
+/// columns, `jpeg_skip_scanlines` skips the rows above, decoding stops after the last needed
+/// row, and rows stream through a 16-row buffer into [`ChwResizer`] (no decoded image is
+/// held). One extra iMCU is kept on each cut side so that fancy upsampling sees the same
+/// neighbours as in a full decode (libjpeg treats a cut edge like an image edge); the tensor
+/// is therefore identical to full decode + crop + resize (tested against that on every
+/// subsampling, and against Pillow + OpenCV). `Ok(false)`: a colour space left to the
+/// fallback decoder (`out` untouched).
 ///
 /// `fast` is `--fast-decode` (NOT network-exact): DCT-domain scaling by the smallest `m/8`
 /// that keeps the crop at least about 3/4 of the target size, fast IDCT, plain upsampling;
 /// the crop rule then applies to the scaled image.
-pub(crate) fn decode_cropped(
+pub(crate) fn decode_cropped_chw(
     bytes: &[u8],
     target: [u32; 2],
     fast: bool,
-) -> Result<Option<Region>, MediaError> {
-    let r = catch_unwind(AssertUnwindSafe(
-        || -> Result<Option<Region>, MediaError> {
-            // SAFETY: the structs are zeroed then initialised by libjpeg's own functions, the
-            // error manager outlives the decompressor (both owned by `Decoder`), `bytes` outlives
-            // every call that reads it, and every buffer handed to libjpeg is large enough for
-            // `output_width * 3` bytes per row.
-            unsafe {
-                let mut err: Box<ffi::jpeg_error_mgr> = Box::new(std::mem::zeroed());
-                ffi::jpeg_std_error(&mut err);
-                err.error_exit = Some(unwind_error_exit);
-                err.emit_message = Some(silence);
-                let mut cinfo: Box<ffi::jpeg_decompress_struct> = Box::new(std::mem::zeroed());
-                cinfo.common.err = &mut *err;
-                ffi::jpeg_create_decompress(&mut *cinfo);
-                let mut d = Decoder { cinfo, _err: err };
-                let c = &mut *d.cinfo;
-                ffi::jpeg_mem_src(c, bytes.as_ptr(), bytes.len() as _);
-                ffi::jpeg_read_header(c, 1);
-                match c.jpeg_color_space {
-                    ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB => {}
-                    _ => return Ok(None),
-                }
-                let (w, h) = (c.image_width, c.image_height);
-                if w as u64 * h as u64 > MAX_PIXELS {
-                    return Err(MediaError::TooLarge {
-                        width: w,
-                        height: h,
-                        pixels: w as u64 * h as u64,
-                        max: MAX_PIXELS,
-                    });
-                }
-                if w == 0 || h == 0 {
-                    return Err(MediaError::Empty {
-                        width: w,
-                        height: h,
-                    });
-                }
-                c.out_color_space = ColorSpace::JCS_RGB;
-                if !fast {
-                    c.dct_method = ffi::J_DCT_METHOD::JDCT_ISLOW;
-                    c.do_fancy_upsampling = 1;
-                } else {
-                    {
-                        // Full-image size whose crop still covers the target.
-                        let (_, _, cw, ch) = crate::resize::crop_box(w, h, target[0], target[1]);
-                        let tw = (w as u64 * target[1] as u64).div_ceil(cw as u64);
-                        let th = (h as u64 * target[0] as u64).div_ceil(ch as u64);
-                        let (w, h) = (w as u64, h as u64);
-                        let m = (1..=8u64)
-                            .find(|m| {
-                                (w * m).div_ceil(8) * 4 >= tw * 3
-                                    && (h * m).div_ceil(8) * 4 >= th * 3
-                            })
-                            .unwrap_or(8);
-                        c.scale_num = m as _;
-                        c.scale_denom = 8;
-                        c.dct_method = ffi::J_DCT_METHOD::JDCT_IFAST;
-                        c.do_fancy_upsampling = 0;
-                    }
-                }
-                ffi::jpeg_start_decompress(c);
-                // Output size: the image's, or its DCT-scaled size in fast mode.
-                let (w, h) = (c.output_width, c.output_height);
-                let (left, top, cw, ch) = crate::resize::crop_box(w, h, target[0], target[1]);
-                let imcu_w = (c.max_h_samp_factor.max(1) * 8) as u32;
-                let imcu_h = (c.max_v_samp_factor.max(1) * 8) as u32;
-                let x0 = left.saturating_sub(imcu_w);
-                let x1 = (left + cw + imcu_w).min(w);
-                let (mut xoff, mut xw) = (x0, x1 - x0);
-                if xw < w {
-                    ffi::jpeg_crop_scanline(c, &mut xoff, &mut xw);
-                } else {
-                    xoff = 0;
-                }
-                let y0 = top.saturating_sub(imcu_h);
-                if y0 > 0 {
-                    let skipped = ffi::jpeg_skip_scanlines(c, y0);
-                    if skipped != y0 {
-                        return Err(decode_err(format!("could not skip to row {y0}")));
-                    }
-                }
-                let ow = c.output_width as usize;
-                let rows = (top + ch - y0) as usize;
-                // Uninitialised: libjpeg writes every byte of the `rows` rows before `set_len`.
-                let mut data: Vec<u8> = Vec::with_capacity(ow * 3 * rows);
-                let mut done = 0usize;
-                // Hand libjpeg several rows per call: one at a time makes it upsample into a
-                // spare buffer and copy (fancy h2v2 produces two rows per pass).
-                let stride = ow * 3;
-                let base = data.as_mut_ptr();
-                while done < rows {
-                    let k = (rows - done).min(16);
-                    let mut ptrs = [std::ptr::null_mut::<u8>(); 16];
-                    for (i, p) in ptrs.iter_mut().enumerate().take(k) {
-                        *p = base.add((done + i) * stride);
-                    }
-                    let n = ffi::jpeg_read_scanlines(c, ptrs.as_mut_ptr(), k as _) as usize;
-                    if n == 0 {
-                        return Err(decode_err("decoder returned a short image".into()));
-                    }
-                    done += n;
-                }
-                // SAFETY: the loop above wrote all `rows` rows of `ow * 3` bytes.
-                data.set_len(ow * 3 * rows);
-                // The rows below the crop are never decoded; abort instead of finish.
-                ffi::jpeg_abort_decompress(c);
-                drop(d);
-                let img = RgbImage::from_raw(ow as u32, rows as u32, data)
-                    .ok_or_else(|| decode_err("decoder returned a short image".into()))?;
-                Ok(Some(Region {
-                    img,
-                    left: left - xoff,
-                    top: top - y0,
-                    cw,
-                    ch,
-                }))
+    out: &mut [u8],
+) -> Result<bool, MediaError> {
+    let r = catch_unwind(AssertUnwindSafe(|| -> Result<bool, MediaError> {
+        // SAFETY: the structs are zeroed then initialised by libjpeg's own functions, the
+        // error manager outlives the decompressor (both owned by `Decoder`), `bytes` outlives
+        // every call that reads it, and every buffer handed to libjpeg is large enough for
+        // `output_width * 3` bytes per row.
+        unsafe {
+            let mut err: Box<ffi::jpeg_error_mgr> = Box::new(std::mem::zeroed());
+            ffi::jpeg_std_error(&mut err);
+            err.error_exit = Some(unwind_error_exit);
+            err.emit_message = Some(silence);
+            let mut cinfo: Box<ffi::jpeg_decompress_struct> = Box::new(std::mem::zeroed());
+            cinfo.common.err = &mut *err;
+            ffi::jpeg_create_decompress(&mut *cinfo);
+            let mut d = Decoder { cinfo, _err: err };
+            let c = &mut *d.cinfo;
+            ffi::jpeg_mem_src(c, bytes.as_ptr(), bytes.len() as _);
+            ffi::jpeg_read_header(c, 1);
+            match c.jpeg_color_space {
+                ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB => {}
+                _ => return Ok(false),
             }
-        },
-    ));
+            let (w, h) = (c.image_width, c.image_height);
+            if w as u64 * h as u64 > MAX_PIXELS {
+                return Err(MediaError::TooLarge {
+                    width: w,
+                    height: h,
+                    pixels: w as u64 * h as u64,
+                    max: MAX_PIXELS,
+                });
+            }
+            if w == 0 || h == 0 {
+                return Err(MediaError::Empty {
+                    width: w,
+                    height: h,
+                });
+            }
+            c.out_color_space = ColorSpace::JCS_RGB;
+            if !fast {
+                c.dct_method = ffi::J_DCT_METHOD::JDCT_ISLOW;
+                c.do_fancy_upsampling = 1;
+            } else {
+                {
+                    // Full-image size whose crop still covers the target.
+                    let (_, _, cw, ch) = crate::resize::crop_box(w, h, target[0], target[1]);
+                    let tw = (w as u64 * target[1] as u64).div_ceil(cw as u64);
+                    let th = (h as u64 * target[0] as u64).div_ceil(ch as u64);
+                    let (w, h) = (w as u64, h as u64);
+                    let m = (1..=8u64)
+                        .find(|m| {
+                            (w * m).div_ceil(8) * 4 >= tw * 3 && (h * m).div_ceil(8) * 4 >= th * 3
+                        })
+                        .unwrap_or(8);
+                    c.scale_num = m as _;
+                    c.scale_denom = 8;
+                    c.dct_method = ffi::J_DCT_METHOD::JDCT_IFAST;
+                    c.do_fancy_upsampling = 0;
+                }
+            }
+            ffi::jpeg_start_decompress(c);
+            // Output size: the image's, or its DCT-scaled size in fast mode.
+            let (w, h) = (c.output_width, c.output_height);
+            let (left, top, cw, ch) = crate::resize::crop_box(w, h, target[0], target[1]);
+            let imcu_w = (c.max_h_samp_factor.max(1) * 8) as u32;
+            let imcu_h = (c.max_v_samp_factor.max(1) * 8) as u32;
+            let x0 = left.saturating_sub(imcu_w);
+            let x1 = (left + cw + imcu_w).min(w);
+            let (mut xoff, mut xw) = (x0, x1 - x0);
+            if xw < w {
+                ffi::jpeg_crop_scanline(c, &mut xoff, &mut xw);
+            } else {
+                xoff = 0;
+            }
+            let y0 = top.saturating_sub(imcu_h);
+            if y0 > 0 {
+                let skipped = ffi::jpeg_skip_scanlines(c, y0);
+                if skipped != y0 {
+                    return Err(decode_err(format!("could not skip to row {y0}")));
+                }
+            }
+            let ow = c.output_width as usize;
+            let stride = ow * 3;
+            let (left, top, cw, ch) = (
+                (left - xoff) as usize,
+                top as usize,
+                cw as usize,
+                ch as usize,
+            );
+            let mut rz = ChwResizer::new(cw, ch, target[0] as usize, target[1] as usize, out);
+            // Rows stream through a small buffer straight into the resizer; libjpeg gets
+            // several rows per call (one at a time makes it upsample into a spare buffer
+            // and copy: fancy h2v2 produces two rows per pass).
+            const CHUNK: usize = 16;
+            let mut chunk = vec![0u8; CHUNK * stride];
+            let mut next = y0 as usize; // absolute index of the next row libjpeg returns
+            while !rz.done() && next < top + ch {
+                let k = (top + ch - next).min(CHUNK);
+                let base = chunk.as_mut_ptr();
+                let mut ptrs = [std::ptr::null_mut::<u8>(); CHUNK];
+                for (i, p) in ptrs.iter_mut().enumerate().take(k) {
+                    *p = base.add(i * stride);
+                }
+                let n = ffi::jpeg_read_scanlines(c, ptrs.as_mut_ptr(), k as _) as usize;
+                if n == 0 {
+                    return Err(decode_err("decoder returned a short image".into()));
+                }
+                for i in 0..n {
+                    let a = next + i;
+                    if a >= top {
+                        let row = &chunk[i * stride + left * 3..(i + 1) * stride];
+                        rz.push_row(a - top, row);
+                    }
+                }
+                next += n;
+            }
+            if !rz.done() {
+                return Err(decode_err("decoder returned a short image".into()));
+            }
+            // The rows below the crop are never decoded; abort instead of finish.
+            ffi::jpeg_abort_decompress(c);
+            Ok(true)
+        }
+    }));
     match r {
         Ok(r) => r,
         Err(p) => Err(decode_err(panic_msg(p))),

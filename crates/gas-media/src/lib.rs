@@ -267,16 +267,11 @@ fn crop_resize_into_chw(data: &[u8], w: u32, h: u32, th: u32, tw: u32, out: &mut
 
 /// `cv2.INTER_LINEAR` resize of an already cropped view to `th × tw`, written as CHW planes.
 fn view_resize_into_chw(view: resize::RgbView<'_>, th: u32, tw: u32, out: &mut [u8]) {
-    let plane = th as usize * tw as usize;
-    let tw = tw as usize;
-    resize::resize_linear_rows(view, tw, th as usize, |y, row| {
-        let base = y * tw;
-        for (x, p) in row.chunks_exact(3).enumerate() {
-            out[base + x] = p[0];
-            out[plane + base + x] = p[1];
-            out[2 * plane + base + x] = p[2];
-        }
-    });
+    let mut rz = resize::ChwResizer::new(view.width, view.height, th as usize, tw as usize, out);
+    for r in 0..view.height {
+        let start = (view.top + r) * view.stride + view.left * 3;
+        rz.push_row(r, &view.data[start..start + view.width * 3]);
+    }
 }
 
 /// bench.md crop rule + OpenCV `INTER_LINEAR` resize to `w × h`. Returns HWC `u8`.
@@ -317,38 +312,24 @@ pub fn image_to_chw(img: &RgbImage, size: [u32; 2]) -> Result<Vec<u8>, MediaErro
 /// Decode + crop + resize + HWC→CHW: the `3·H·W` bytes of one `[3, H, W]` model input.
 pub fn preprocess_image(bytes: &[u8], opts: &ImageOptions) -> Result<Vec<u8>, MediaError> {
     check_size(opts.size)?;
+    let mut out = vec![0u8; 3 * opts.size[0] as usize * opts.size[1] as usize];
     if opts.fast_decode
         && !opts.apply_exif
         && bytes.starts_with(&[0xFF, 0xD8])
-        && let Ok(Some(r)) = jpeg::decode_cropped(bytes, opts.size, true)
+        && let Ok(true) = jpeg::decode_cropped_chw(bytes, opts.size, true, &mut out)
     {
         // NOT network-exact (see ImageOptions::fast_decode); errors go to the exact path.
-        return Ok(region_to_chw(&r, opts.size));
+        return Ok(out);
     }
     if !opts.apply_exif
         && bytes.starts_with(&[0xFF, 0xD8])
-        && let Some(r) = jpeg::decode_cropped(bytes, opts.size, false)?
+        && jpeg::decode_cropped_chw(bytes, opts.size, false, &mut out)?
     {
-        // Same pixels as decode_image + image_to_chw, decoding only the crop's band.
-        return Ok(region_to_chw(&r, opts.size));
+        // Same bytes as decode_image + image_to_chw, decoding only the crop's band.
+        return Ok(out);
     }
     let img = decode_image(bytes, opts)?;
     image_to_chw(&img, opts.size)
-}
-
-/// Resize the crop box of a decoded band to `size`, as CHW planes.
-fn region_to_chw(r: &jpeg::Region, size: [u32; 2]) -> Vec<u8> {
-    let mut out = vec![0u8; 3 * size[0] as usize * size[1] as usize];
-    let view = resize::RgbView {
-        data: r.img.as_raw(),
-        stride: r.img.width() as usize * 3,
-        left: r.left as usize,
-        top: r.top as usize,
-        width: r.cw as usize,
-        height: r.ch as usize,
-    };
-    view_resize_into_chw(view, size[0], size[1], &mut out);
-    out
 }
 
 /// [`preprocess_image`] for many files in parallel (rayon's global pool; set

@@ -175,6 +175,115 @@ pub fn resize_linear_rows(
     }
 }
 
+/// Horizontal pass of one source row into planar `[R | G | B]` lanes of `taps.len()` each,
+/// stored as `sum >> 4` like [`hpass`].
+fn hpass_planar(row: &[u8], taps: &[Tap], out: &mut [i16]) {
+    let n = taps.len();
+    let w = row.len() / 3;
+    let (r, rest) = out.split_at_mut(n);
+    let (g, b) = rest.split_at_mut(n);
+    for (k, t) in taps.iter().enumerate() {
+        let i = t.src * 3;
+        let v = if t.src + 1 >= w {
+            let p = &row[i..i + 3];
+            [p[0] as i32 * 2048, p[1] as i32 * 2048, p[2] as i32 * 2048]
+        } else {
+            let p = &row[i..i + 6];
+            [
+                p[0] as i32 * t.c0 + p[3] as i32 * t.c1,
+                p[1] as i32 * t.c0 + p[4] as i32 * t.c1,
+                p[2] as i32 * t.c0 + p[5] as i32 * t.c1,
+            ]
+        };
+        r[k] = (v[0] >> 4) as i16;
+        g[k] = (v[1] >> 4) as i16;
+        b[k] = (v[2] >> 4) as i16;
+    }
+}
+
+/// The same `cv2.INTER_LINEAR` resize as [`resize_linear_rows`], written straight into CHW
+/// planes, with the source rows *pushed* in order (so a decoder can stream rows into it and
+/// no decoded image is ever held): only the rows the resize reads are filtered, two filtered
+/// rows are kept, and every output row is written as soon as its two source rows are in.
+pub struct ChwResizer<'o> {
+    cols: Vec<Tap>,
+    rows: Vec<(usize, usize, i32, i32)>,
+    src_w: usize,
+    dst_w: usize,
+    plane: usize,
+    buf: [Vec<i16>; 2],
+    key: [usize; 2],
+    next_out: usize,
+    out: &'o mut [u8],
+}
+
+impl<'o> ChwResizer<'o> {
+    /// Resize a `src_w × src_h` window to `dst_h × dst_w`; `out` holds `3·dst_h·dst_w` bytes.
+    /// Panics only on programmer error (zero sizes, short `out`).
+    pub fn new(src_w: usize, src_h: usize, dst_h: usize, dst_w: usize, out: &'o mut [u8]) -> Self {
+        assert!(src_w > 0 && src_h > 0 && dst_w > 0 && dst_h > 0);
+        assert!(out.len() >= 3 * dst_w * dst_h);
+        Self {
+            cols: column_taps(src_w, dst_w),
+            rows: row_taps(src_h, dst_h),
+            src_w,
+            dst_w,
+            plane: dst_w * dst_h,
+            buf: [vec![0i16; 3 * dst_w], vec![0i16; 3 * dst_w]],
+            key: [usize::MAX, usize::MAX],
+            next_out: 0,
+            out,
+        }
+    }
+
+    /// Whether every output row has been written.
+    pub fn done(&self) -> bool {
+        self.next_out == self.rows.len()
+    }
+
+    /// Source row `r` of the window (`0..src_h`, pushed in increasing order, each once),
+    /// as `src_w` interleaved RGB pixels.
+    pub fn push_row(&mut self, r: usize, row: &[u8]) {
+        let row = &row[..self.src_w * 3];
+        // Needed by a pending output row? (Tap rows never decrease with the output row.)
+        let needed = self.rows[self.next_out..]
+            .iter()
+            .take_while(|t| t.0 <= r)
+            .any(|t| t.0 == r || t.1 == r);
+        if !needed {
+            return;
+        }
+        // Replace the older of the two cached rows; the newer one is the `r0` of any output
+        // row whose `r1` is `r` (no needed row lies between them).
+        let slot = if self.key[0] == usize::MAX
+            || (self.key[1] != usize::MAX && self.key[0] < self.key[1])
+        {
+            0
+        } else {
+            1
+        };
+        hpass_planar(row, &self.cols, &mut self.buf[slot]);
+        self.key[slot] = r;
+        while self.next_out < self.rows.len() && self.rows[self.next_out].1 <= r {
+            let (r0, r1, b0, b1) = self.rows[self.next_out];
+            let s0 = &self.buf[if self.key[0] == r0 { 0 } else { 1 }];
+            let s1 = &self.buf[if self.key[0] == r1 { 0 } else { 1 }];
+            let (n, y) = (self.dst_w, self.next_out);
+            for c in 0..3 {
+                let o = c * self.plane + y * n;
+                vpass(
+                    &s0[c * n..(c + 1) * n],
+                    &s1[c * n..(c + 1) * n],
+                    b0 as i16,
+                    b1 as i16,
+                    &mut self.out[o..o + n],
+                );
+            }
+            self.next_out += 1;
+        }
+    }
+}
+
 /// The bench.md crop window for a `w × h` image and target `[H, W]`:
 /// `scale = min(h/H, w/W)`, `crop = min(round_half_even(scale·T), side)`, centred with
 /// integer division. Returns `(left, top, crop_w, crop_h)`.
@@ -185,4 +294,50 @@ pub fn crop_box(w: u32, h: u32, target_h: u32, target_w: u32) -> (u32, u32, u32,
     // A 1-pixel-thin image can round a side to 0; keep at least one pixel.
     let (ch, cw) = (ch.max(1), cw.max(1));
     ((w - cw) / 2, (h - ch) / 2, cw, ch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streaming CHW resizer gives exactly the interleaved resizer's pixels (which
+    /// `tests/image_parity.rs` checks against OpenCV), for down-, up- and mixed scaling.
+    #[test]
+    fn chw_resizer_equals_row_resizer() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..300 {
+            let (sw, sh) = (1 + next() as usize % 90, 1 + next() as usize % 90);
+            let (dw, dh) = (1 + next() as usize % 90, 1 + next() as usize % 90);
+            let data: Vec<u8> = (0..sw * sh * 3).map(|_| next() as u8).collect();
+            let view = RgbView {
+                data: &data,
+                stride: sw * 3,
+                left: 0,
+                top: 0,
+                width: sw,
+                height: sh,
+            };
+            let mut want = vec![0u8; 3 * dw * dh];
+            resize_linear_rows(view, dw, dh, |y, row| {
+                for (x, p) in row.chunks_exact(3).enumerate() {
+                    for c in 0..3 {
+                        want[c * dw * dh + y * dw + x] = p[c];
+                    }
+                }
+            });
+            let mut got = vec![0u8; 3 * dw * dh];
+            let mut rz = ChwResizer::new(sw, sh, dh, dw, &mut got);
+            for r in 0..sh {
+                rz.push_row(r, &data[r * sw * 3..(r + 1) * sw * 3]);
+            }
+            assert!(rz.done(), "{sw}x{sh} -> {dw}x{dh}: not all rows written");
+            assert!(got == want, "{sw}x{sh} -> {dw}x{dh}");
+        }
+    }
 }
