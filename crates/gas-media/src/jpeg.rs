@@ -73,6 +73,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Option<RgbImage>, MediaError> {
     }
 }
 
+thread_local! {
+    /// The row buffer of [`decode_cropped_chw`], kept per thread between images.
+    static CHUNK_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Owns a libjpeg decompressor and its error manager; destroys it on every exit path,
 /// unwinding included.
 struct Decoder {
