@@ -77,7 +77,8 @@ print(f"{sys.argv[3]} bench with worker: {r['overall']['n']} samples, {t['sample
 PYEOF
 # memory bound: the same run on a quarter of the images
 mkdir -p "$W/quarter/real" "$W/quarter/synthetic"
-for c in real synthetic; do find "$W/img/$c" -name '*.jpg' | head -n $((N / 8)) | xargs -I{} cp {} "$W/quarter/$c/"; done
+# (an array, not `find | head`: under pipefail, find's SIGPIPE would end the script silently)
+for c in real synthetic; do files=("$W/img/$c"/*.jpg); cp "${files[@]:0:$((N / 8))}" "$W/quarter/$c/"; done
 "$BIN" d bench --full --quiet --json --image-model "$W/image-model" --data-dir "$W/quarter" --results-dir "$W/r3" > "$W/r3.json"
 "$PY" - "$W/r3.json" "$W/r1.json" "$N" <<'PYEOF'
 import json, sys
