@@ -102,26 +102,30 @@ impl RgbView<'_> {
     }
 }
 
-/// Horizontal pass of one source row, stored as `sum >> 4` (the first step of OpenCV's
-/// vertical pass, done here once per source row instead of once per use).
+/// One tap of the horizontal pass on the three channels, as `sum >> 4` (the first step of
+/// OpenCV's vertical pass, done here once per source row instead of once per use).
+#[inline(always)]
+fn tap_sums(row: &[u8], w: usize, t: &Tap) -> [i16; 3] {
+    let i = t.src * 3;
+    let v = if t.src + 1 >= w {
+        let p = &row[i..i + 3];
+        [p[0] as i32 * 2048, p[1] as i32 * 2048, p[2] as i32 * 2048]
+    } else {
+        let p = &row[i..i + 6];
+        [
+            p[0] as i32 * t.c0 + p[3] as i32 * t.c1,
+            p[1] as i32 * t.c0 + p[4] as i32 * t.c1,
+            p[2] as i32 * t.c0 + p[5] as i32 * t.c1,
+        ]
+    };
+    [(v[0] >> 4) as i16, (v[1] >> 4) as i16, (v[2] >> 4) as i16]
+}
+
+/// Horizontal pass of one source row, interleaved.
 fn hpass(row: &[u8], taps: &[Tap], out: &mut [i16]) {
     let w = row.len() / 3;
     for (t, o) in taps.iter().zip(out.chunks_exact_mut(3)) {
-        let i = t.src * 3;
-        let v = if t.src + 1 >= w {
-            let p = &row[i..i + 3];
-            [p[0] as i32 * 2048, p[1] as i32 * 2048, p[2] as i32 * 2048]
-        } else {
-            let p = &row[i..i + 6];
-            [
-                p[0] as i32 * t.c0 + p[3] as i32 * t.c1,
-                p[1] as i32 * t.c0 + p[4] as i32 * t.c1,
-                p[2] as i32 * t.c0 + p[5] as i32 * t.c1,
-            ]
-        };
-        o[0] = (v[0] >> 4) as i16;
-        o[1] = (v[1] >> 4) as i16;
-        o[2] = (v[2] >> 4) as i16;
+        o.copy_from_slice(&tap_sums(row, w, t));
     }
 }
 
@@ -175,29 +179,14 @@ pub fn resize_linear_rows(
     }
 }
 
-/// Horizontal pass of one source row into planar `[R | G | B]` lanes of `taps.len()` each,
-/// stored as `sum >> 4` like [`hpass`].
+/// Horizontal pass of one source row into planar `[R | G | B]` lanes of `taps.len()` each.
 fn hpass_planar(row: &[u8], taps: &[Tap], out: &mut [i16]) {
     let n = taps.len();
     let w = row.len() / 3;
     let (r, rest) = out.split_at_mut(n);
     let (g, b) = rest.split_at_mut(n);
     for (k, t) in taps.iter().enumerate() {
-        let i = t.src * 3;
-        let v = if t.src + 1 >= w {
-            let p = &row[i..i + 3];
-            [p[0] as i32 * 2048, p[1] as i32 * 2048, p[2] as i32 * 2048]
-        } else {
-            let p = &row[i..i + 6];
-            [
-                p[0] as i32 * t.c0 + p[3] as i32 * t.c1,
-                p[1] as i32 * t.c0 + p[4] as i32 * t.c1,
-                p[2] as i32 * t.c0 + p[5] as i32 * t.c1,
-            ]
-        };
-        r[k] = (v[0] >> 4) as i16;
-        g[k] = (v[1] >> 4) as i16;
-        b[k] = (v[2] >> 4) as i16;
+        [r[k], g[k], b[k]] = tap_sums(row, w, t);
     }
 }
 
