@@ -2,13 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use gas_bench::datasets::{Mode, default_cache_dir};
 use gas_bench::runner::{BenchError, BenchOptions, DataSource, run_bench};
-use gas_bench::sandbox::SandboxSpec;
-use gas_bench::worker::{WorkerOptions, find_python, find_worker_script};
+use gas_bench::worker::{find_python, find_worker_script};
 use gas_package::Modality;
 use serde_json::Value;
 
@@ -49,12 +47,6 @@ pub struct Args {
     /// Where results go (default ./results/<model>-<UTC time>/; one subfolder per modality when several).
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
-    /// Samples per forward call.
-    #[arg(long, default_value_t = 16)]
-    pub batch_size: usize,
-    /// Torch device of the worker.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
-    pub device: String,
     /// Sampling seed (same seed, same samples).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -64,22 +56,8 @@ pub struct Args {
     /// Apply EXIF orientation (the network does not).
     #[arg(long)]
     pub exif: bool,
-    /// Python of the worker venv (default: $GASCLI_VENV/bin/python or ./.venv/bin/python; run scripts/setup.sh).
-    #[arg(long, value_name = "PATH")]
-    pub python: Option<PathBuf>,
-    /// Wall-clock limit per batch, seconds.
-    #[arg(long, default_value_t = 300)]
-    pub batch_timeout: u64,
-    /// Worker memory limit (address space), GiB. PyTorch needs at least 4.
-    #[arg(long, default_value_t = 8)]
-    pub memory_limit_gib: u64,
-    /// Torch threads in the worker (0 = torch's default).
-    #[arg(long, default_value_t = 0)]
-    pub torch_threads: usize,
-    /// Run the model WITHOUT the sandbox (no network namespace, no file or process limits). Only
-    /// for your own trusted code on a kernel without namespaces or Landlock.
-    #[arg(long)]
-    pub unsafe_no_sandbox: bool,
+    #[command(flatten)]
+    pub worker: super::ModelWorkerArgs,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -201,7 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         Mode::Small
     };
-    let python = match args.python.clone().or_else(find_python) {
+    let python = match args.worker.python.clone().or_else(find_python) {
         Some(p) => p,
         None => bail!(
             "no worker Python found: run scripts/setup.sh (creates .venv with PyTorch), or pass --python / set GASCLI_VENV"
@@ -210,21 +188,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let script = find_worker_script().context(
         "python/gas_worker/worker.py not found next to gascli; set GASCLI_WORKER to its path",
     )?;
-    let launcher = super::sandbox_launcher(
-        args.unsafe_no_sandbox,
-        "the model runs with your user's full access to files and network",
-    )?;
-    let mut sandbox = SandboxSpec::new(PathBuf::new());
-    sandbox.memory_bytes = args.memory_limit_gib << 30;
-    let worker = WorkerOptions {
+    let worker = args.worker.options(
         python,
         script,
-        launcher,
-        sandbox,
-        batch_timeout: Duration::from_secs(args.batch_timeout),
-        load_timeout: Duration::from_secs(args.batch_timeout.max(120)),
-        torch_threads: args.torch_threads,
-    };
+        "the model runs with your user's full access to files and network",
+    )?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let several = models.len() > 1;
     let mut all = Vec::new();
@@ -253,8 +221,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
             offline: args.offline,
             results_dir,
-            batch_size: args.batch_size,
-            device: args.device.clone(),
+            batch_size: args.worker.batch_size,
+            device: args.worker.device.clone(),
             fast_decode: args.fast_decode,
             apply_exif: args.exif,
             worker: worker.clone(),

@@ -12,8 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use gas_bench::datasets::Mode;
 use gas_bench::runner::DataSource;
-use gas_bench::sandbox::SandboxSpec;
-use gas_bench::worker::{WorkerOptions, find_python, find_worker_script};
+use gas_bench::worker::{find_python, find_worker_script};
 use gas_package::Modality;
 use gas_registry::api::{self, ApiConfig, AppState, MODALITIES};
 use gas_registry::auth::ChainAuth;
@@ -80,36 +79,17 @@ pub struct EvalArgs {
     /// Only validate packages (no exam, no benchmark).
     #[arg(long)]
     pub validate_only: bool,
-    /// Python of the worker venv (default: $GASCLI_VENV/bin/python or ./.venv/bin/python).
-    #[arg(long, value_name = "PATH")]
-    pub python: Option<PathBuf>,
-    /// Samples per forward call.
-    #[arg(long, default_value_t = 16)]
-    pub batch_size: usize,
-    /// Torch device of the worker.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
-    pub device: String,
     /// Sampling seed of exam and benchmark.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Wall-clock limit per batch, seconds.
-    #[arg(long, default_value_t = 300)]
-    pub batch_timeout: u64,
-    /// Worker memory limit (address space), GiB.
-    #[arg(long, default_value_t = 8)]
-    pub memory_limit_gib: u64,
-    /// Torch threads in the worker (0 = torch's default).
-    #[arg(long, default_value_t = 0)]
-    pub torch_threads: usize,
     /// Where remote datasets are cached (default: $GASCLI_CACHE_DIR or ~/.cache/gascli).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
     /// Never download datasets.
     #[arg(long)]
     pub offline: bool,
-    /// Run uploaded models WITHOUT the sandbox. Never on a public registry.
-    #[arg(long)]
-    pub unsafe_no_sandbox: bool,
+    #[command(flatten)]
+    pub worker: super::ModelWorkerArgs,
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -258,7 +238,7 @@ fn evaluator(
             e.exam_threshold
         );
     }
-    let python = match e.python.clone().or_else(find_python) {
+    let python = match e.worker.python.clone().or_else(find_python) {
         Some(p) => p,
         None => {
             eprintln!(
@@ -278,21 +258,11 @@ fn evaluator(
             PathBuf::from("python/gas_worker/worker.py")
         }
     };
-    let launcher = super::sandbox_launcher(
-        e.unsafe_no_sandbox,
-        "uploaded models run with this user's full access to files and network",
-    )?;
-    let mut sandbox = SandboxSpec::new(PathBuf::new());
-    sandbox.memory_bytes = e.memory_limit_gib << 30;
-    let mut cfg = EvalConfig::new(WorkerOptions {
+    let mut cfg = EvalConfig::new(e.worker.options(
         python,
         script,
-        launcher,
-        sandbox,
-        batch_timeout: Duration::from_secs(e.batch_timeout),
-        load_timeout: Duration::from_secs(e.batch_timeout.max(120)),
-        torch_threads: e.torch_threads,
-    });
+        "uploaded models run with this user's full access to files and network",
+    )?);
     cfg.exam_data = data_map(e.exam_data.iter().cloned());
     cfg.benchmark_data = data_map(e.benchmark_data.iter().cloned());
     if !e.no_default_data {
@@ -316,8 +286,8 @@ fn evaluator(
         cfg.cache_dir = c.clone();
     }
     cfg.offline = e.offline;
-    cfg.batch_size = e.batch_size.max(1);
-    cfg.device = e.device.clone();
+    cfg.batch_size = e.worker.batch_size.max(1);
+    cfg.device = e.worker.device.clone();
     cfg.work_dir = data_dir.join("eval-work");
     cfg.exam_cpu_limit = Some(Duration::from_secs(st.exam_timeout));
     cfg.benchmark_cpu_limit = Some(Duration::from_secs(st.benchmark_timeout));
