@@ -226,14 +226,20 @@ pub(crate) fn decode_cropped_chw(
             // several rows per call (one at a time makes it upsample into a spare buffer
             // and copy: fancy h2v2 produces two rows per pass).
             const CHUNK: usize = 16;
-            let mut chunk = vec![0u8; CHUNK * stride];
+            // Every row starts 1 byte past a 32-byte boundary: libjpeg-turbo's SIMD colour
+            // conversion writes 32-byte-aligned rows with non-temporal stores (straight to
+            // memory, past the cache), and these rows are read again at once by the resizer.
+            let pstride = stride.div_ceil(32) * 32;
+            let mut chunk = CHUNK_BUF.with(|b| std::mem::take(&mut *b.borrow_mut()));
+            chunk.resize(CHUNK * pstride + 64, 0);
+            let off = (33 - chunk.as_ptr() as usize % 32) % 32;
             let mut next = y0 as usize; // absolute index of the next row libjpeg returns
             while !rz.done() && next < top + ch {
                 let k = (top + ch - next).min(CHUNK);
-                let base = chunk.as_mut_ptr();
+                let base = chunk.as_mut_ptr().add(off);
                 let mut ptrs = [std::ptr::null_mut::<u8>(); CHUNK];
                 for (i, p) in ptrs.iter_mut().enumerate().take(k) {
-                    *p = base.add(i * stride);
+                    *p = base.add(i * pstride);
                 }
                 let n = ffi::jpeg_read_scanlines(c, ptrs.as_mut_ptr(), k as _) as usize;
                 if n == 0 {
@@ -242,7 +248,8 @@ pub(crate) fn decode_cropped_chw(
                 for i in 0..n {
                     let a = next + i;
                     if a >= top {
-                        let row = &chunk[i * stride + left * 3..(i + 1) * stride];
+                        let start = off + i * pstride;
+                        let row = &chunk[start + left * 3..start + stride];
                         rz.push_row(a - top, row);
                     }
                 }
@@ -253,6 +260,7 @@ pub(crate) fn decode_cropped_chw(
             }
             // The rows below the crop are never decoded; abort instead of finish.
             ffi::jpeg_abort_decompress(c);
+            CHUNK_BUF.with(|b| *b.borrow_mut() = chunk);
             Ok(true)
         }
     }));
