@@ -32,29 +32,40 @@ fn panic_msg(p: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "decoder error".into())
 }
 
+/// The header checks of both decode paths: `Ok(false)` for a colour space left to the
+/// fallback decoder (CMYK/YCCK), errors for an empty or oversized image.
+fn check_header(cs: ColorSpace, w: u32, h: u32) -> Result<bool, MediaError> {
+    if !matches!(
+        cs,
+        ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB
+    ) {
+        return Ok(false);
+    }
+    let pixels = w as u64 * h as u64;
+    if pixels > MAX_PIXELS {
+        return Err(MediaError::TooLarge {
+            width: w,
+            height: h,
+            pixels,
+            max: MAX_PIXELS,
+        });
+    }
+    if pixels == 0 {
+        return Err(MediaError::Empty {
+            width: w,
+            height: h,
+        });
+    }
+    Ok(true)
+}
+
 /// Decode to RGB. `Ok(None)` when the colour space is one we leave to the fallback decoder.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Option<RgbImage>, MediaError> {
     let r = catch_unwind(AssertUnwindSafe(
         || -> Result<Option<RgbImage>, MediaError> {
             let mut d = Decompress::new_mem(bytes).map_err(|e| decode_err(e.to_string()))?;
-            match d.color_space() {
-                ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB => {}
-                _ => return Ok(None),
-            }
-            let (w, h) = (d.width() as u64, d.height() as u64);
-            if w * h > MAX_PIXELS {
-                return Err(MediaError::TooLarge {
-                    width: w as u32,
-                    height: h as u32,
-                    pixels: w * h,
-                    max: MAX_PIXELS,
-                });
-            }
-            if w == 0 || h == 0 {
-                return Err(MediaError::Empty {
-                    width: w as u32,
-                    height: h as u32,
-                });
+            if !check_header(d.color_space(), d.width() as u32, d.height() as u32)? {
+                return Ok(None);
             }
             d.dct_method(DctMethod::IntegerSlow);
             d.do_fancy_upsampling(true);
@@ -151,46 +162,29 @@ pub(crate) fn decode_cropped_chw(
             let c = &mut *d.cinfo;
             ffi::jpeg_mem_src(c, bytes.as_ptr(), bytes.len() as _);
             ffi::jpeg_read_header(c, 1);
-            match c.jpeg_color_space {
-                ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB => {}
-                _ => return Ok(false),
-            }
             let (w, h) = (c.image_width, c.image_height);
-            if w as u64 * h as u64 > MAX_PIXELS {
-                return Err(MediaError::TooLarge {
-                    width: w,
-                    height: h,
-                    pixels: w as u64 * h as u64,
-                    max: MAX_PIXELS,
-                });
-            }
-            if w == 0 || h == 0 {
-                return Err(MediaError::Empty {
-                    width: w,
-                    height: h,
-                });
+            if !check_header(c.jpeg_color_space, w, h)? {
+                return Ok(false);
             }
             c.out_color_space = ColorSpace::JCS_RGB;
             if !fast {
                 c.dct_method = ffi::J_DCT_METHOD::JDCT_ISLOW;
                 c.do_fancy_upsampling = 1;
             } else {
-                {
-                    // Full-image size whose crop still covers the target.
-                    let (_, _, cw, ch) = crate::resize::crop_box(w, h, target[0], target[1]);
-                    let tw = (w as u64 * target[1] as u64).div_ceil(cw as u64);
-                    let th = (h as u64 * target[0] as u64).div_ceil(ch as u64);
-                    let (w, h) = (w as u64, h as u64);
-                    let m = (1..=8u64)
-                        .find(|m| {
-                            (w * m).div_ceil(8) * 4 >= tw * 3 && (h * m).div_ceil(8) * 4 >= th * 3
-                        })
-                        .unwrap_or(8);
-                    c.scale_num = m as _;
-                    c.scale_denom = 8;
-                    c.dct_method = ffi::J_DCT_METHOD::JDCT_IFAST;
-                    c.do_fancy_upsampling = 0;
-                }
+                // Full-image size whose crop still covers the target.
+                let (_, _, cw, ch) = crate::resize::crop_box(w, h, target[0], target[1]);
+                let tw = (w as u64 * target[1] as u64).div_ceil(cw as u64);
+                let th = (h as u64 * target[0] as u64).div_ceil(ch as u64);
+                let (w, h) = (w as u64, h as u64);
+                let m = (1..=8u64)
+                    .find(|m| {
+                        (w * m).div_ceil(8) * 4 >= tw * 3 && (h * m).div_ceil(8) * 4 >= th * 3
+                    })
+                    .unwrap_or(8);
+                c.scale_num = m as _;
+                c.scale_denom = 8;
+                c.dct_method = ffi::J_DCT_METHOD::JDCT_IFAST;
+                c.do_fancy_upsampling = 0;
             }
             ffi::jpeg_start_decompress(c);
             // Output size: the image's, or its DCT-scaled size in fast mode.
