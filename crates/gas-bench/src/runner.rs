@@ -498,10 +498,8 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let mut batch_index = 0usize;
     let mut fatal: Option<WorkerError> = None;
     let num_classes = cfg.model.num_classes as usize;
-    let mut cancelled = false;
     for msg in rx {
         if is_cancelled(&opts.cancel) {
-            cancelled = true;
             break;
         }
         match msg {
@@ -577,7 +575,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let prep_time = producer.join().unwrap_or_default();
     bar.finish_and_clear();
     worker.shutdown();
-    if cancelled || is_cancelled(&opts.cancel) {
+    if is_cancelled(&opts.cancel) {
         return Err(BenchError::Cancelled);
     }
     if let Some(e) = fatal {

@@ -88,7 +88,7 @@ pub fn given_models(
 
 /// The sandbox launcher (this binary, re-executed as `sandbox-exec`), or `None` with a
 /// warning when the operator chose `--unsafe-no-sandbox`.
-pub fn sandbox_launcher(unsafe_no_sandbox: bool, warning: &str) -> anyhow::Result<Option<PathBuf>> {
+fn sandbox_launcher(unsafe_no_sandbox: bool, warning: &str) -> anyhow::Result<Option<PathBuf>> {
     if unsafe_no_sandbox {
         eprintln!("warning: --unsafe-no-sandbox: {warning}");
         return Ok(None);
