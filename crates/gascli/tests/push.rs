@@ -357,3 +357,25 @@ fn dropped_connection_is_retried_and_an_old_commitment_is_reported() {
     assert_eq!(env.stored_models().len(), 2);
     assert_eq!(env.node.commitment(NETUID, pk).as_deref(), Some(expected));
 }
+
+/// A ZIP is uploaded as it is, under the hash its validation computed (the registry checks
+/// size and SHA-256 on confirm, so a wrong one fails the push).
+#[test]
+fn push_a_zip_uploads_it_under_its_own_hash() {
+    let env = Env::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let zip = tmp.path().join("image.zip");
+    gas_package::package_dir(&root().join("examples/image-detector"), &zip).unwrap();
+    let want = gas_package::sha256_file(&zip).unwrap();
+
+    let (code, v, err) = env.push(&[("image", zip.clone())], &["--skip-chain"]);
+    assert_eq!(code, Some(0), "{err}\n{v}");
+    assert_eq!(v["models"][0]["sha256"], want.as_str(), "{v}");
+    assert_eq!(
+        v["models"][0]["size_bytes"],
+        std::fs::metadata(&zip).unwrap().len()
+    );
+    let stored = env.stored_models();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].sha256, want);
+}

@@ -103,6 +103,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // 1. Validate everything before any network access.
     let mut failed = false;
+    // The ZIP hash and size of each valid package (validation streams the hash already).
+    let mut summaries = Vec::new();
     for (m, p) in &models {
         let report = gas_package::validate(
             p,
@@ -113,6 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("validating --{m}-model {}", p.display()))?;
         if report.valid {
             step(args.json, &format!("✓ --{m}-model {}: valid", p.display()));
+            summaries.push(report.summary);
         } else {
             failed = true;
             eprintln!(
@@ -245,20 +248,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // 3. Package directories into ZIPs in a temp dir.
     let scratch = tempfile::tempdir().context("creating a temporary directory")?;
     let mut items = Vec::new();
-    for (m, p) in &models {
-        let zip = if p.is_dir() {
+    for ((m, p), summary) in models.iter().zip(summaries) {
+        let (zip, sha256, size) = if p.is_dir() {
             let out = scratch.path().join(format!("{m}_model.zip"));
             step(
                 args.json,
                 &format!("Packaging {} → {}", p.display(), out.display()),
             );
-            gas_package::package_dir(p, &out)
+            let packaged = gas_package::package_dir(p, &out)
                 .with_context(|| format!("packaging {}", p.display()))?;
-            out
+            (out, packaged.sha256, packaged.size_bytes)
         } else {
-            p.clone()
+            let sha256 = summary
+                .sha256
+                .with_context(|| format!("validation of {} gave no SHA-256", p.display()))?;
+            (p.clone(), sha256, summary.size_bytes)
         };
-        let (sha256, size) = gas_chain::upload::sha256_file(&zip)?;
         items.push(Item {
             modality: *m,
             given: p.clone(),
