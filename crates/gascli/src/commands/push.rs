@@ -80,9 +80,8 @@ struct Item {
     size: u64,
 }
 
-fn step(json: bool, msg: &str) {
-    // Steps always go to stderr so that `--json` keeps stdout machine-readable.
-    let _ = json;
+/// One progress line. Steps always go to stderr, so `--json` keeps stdout machine-readable.
+fn step(msg: &str) {
     eprintln!("{msg}");
 }
 
@@ -91,15 +90,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         super::given_models(&args.image_model, &args.video_model, &args.audio_model);
     let chain = chain_url(&args.chain_endpoint)?;
     let hotkey = args.wallet.load()?;
-    step(
-        args.json,
-        &format!(
-            "Hotkey {} (wallet {}/{})",
-            hotkey.ss58(),
-            args.wallet.wallet_name,
-            args.wallet.wallet_hotkey
-        ),
-    );
+    step(&format!(
+        "Hotkey {} (wallet {}/{})",
+        hotkey.ss58(),
+        args.wallet.wallet_name,
+        args.wallet.wallet_hotkey
+    ));
 
     // 1. Validate everything before any network access.
     let mut failed = false;
@@ -114,7 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )
         .with_context(|| format!("validating --{m}-model {}", p.display()))?;
         if report.valid {
-            step(args.json, &format!("✓ --{m}-model {}: valid", p.display()));
+            step(&format!("✓ --{m}-model {}: valid", p.display()));
             summaries.push(report.summary);
         } else {
             failed = true;
@@ -192,7 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // problems are retried like the commit (--retry-delay, --max-retries).
     let mut chain_client = None;
     if !args.skip_chain {
-        step(args.json, &format!("[chain] Connecting to {chain}…"));
+        step(&format!("[chain] Connecting to {chain}…"));
         let mut attempt = 0;
         let (client, uid) = loop {
             let checked = rt.block_on(async {
@@ -234,14 +230,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::from(1));
         };
-        step(
-            args.json,
-            &format!(
-                "[chain] Hotkey {} is registered on netuid {} (uid {uid})",
-                hotkey.ss58(),
-                args.netuid
-            ),
-        );
+        step(&format!(
+            "[chain] Hotkey {} is registered on netuid {} (uid {uid})",
+            hotkey.ss58(),
+            args.netuid
+        ));
         chain_client = Some(client);
     }
 
@@ -251,10 +244,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for ((m, p), summary) in models.iter().zip(summaries) {
         let (zip, sha256, size) = if p.is_dir() {
             let out = scratch.path().join(format!("{m}_model.zip"));
-            step(
-                args.json,
-                &format!("Packaging {} → {}", p.display(), out.display()),
-            );
+            step(&format!("Packaging {} → {}", p.display(), out.display()));
             let packaged = gas_package::package_dir(p, &out)
                 .with_context(|| format!("packaging {}", p.display()))?;
             (out, packaged.sha256, packaged.size_bytes)
@@ -287,7 +277,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             it.size,
             it.sha256
         );
-        match rt.block_on(upload_one(&client, it, args.json)) {
+        match rt.block_on(upload_one(&client, it)) {
             Ok(v) => results.push(v),
             Err(e) => {
                 eprintln!("✗ {} model: {e}", it.modality);
@@ -399,35 +389,28 @@ async fn commit(
     modality: Modality,
 ) -> anyhow::Result<gas_chain::chain::Committed> {
     let account = hotkey.public_key();
-    step(
-        args.json,
-        &format!(
-            "[chain] Reading the current commitment of {} on netuid {}…",
-            hotkey.ss58(),
-            args.netuid
-        ),
-    );
+    step(&format!(
+        "[chain] Reading the current commitment of {} on netuid {}…",
+        hotkey.ss58(),
+        args.netuid
+    ));
     match client.read_commitment(args.netuid, &account).await? {
         Some(old) if old.text == commitment => {
-            step(
-                args.json,
-                &format!(
-                    "[chain] The same commitment is already on chain (block #{}); committing again",
-                    old.block
-                ),
-            );
+            step(&format!(
+                "[chain] The same commitment is already on chain (block #{}); committing again",
+                old.block
+            ));
         }
         Some(old) => eprintln!(
             "warning: the hotkey's current commitment on netuid {} (block #{}) will be \
              overwritten:\n  old: {}\n  new: {commitment}",
             args.netuid, old.block, old.text
         ),
-        None => step(args.json, "[chain] No commitment yet"),
+        None => step("[chain] No commitment yet"),
     }
-    step(
-        args.json,
-        &format!("[chain] Committing the {modality} model: {commitment}"),
-    );
+    step(&format!(
+        "[chain] Committing the {modality} model: {commitment}"
+    ));
     let retry = ChainRetry {
         max_retries: args.max_retries,
         retry_delay: std::time::Duration::from_secs(args.retry_delay),
@@ -448,21 +431,18 @@ async fn commit(
         )
         .await
         .context("committing on chain")?;
-    step(
-        args.json,
-        &format!(
-            "[chain] Finalized in block #{} ({})",
-            committed.block_number, committed.block_hash
-        ),
-    );
-    step(args.json, "[chain] Reading the commitment back…");
+    step(&format!(
+        "[chain] Finalized in block #{} ({})",
+        committed.block_number, committed.block_hash
+    ));
+    step("[chain] Reading the commitment back…");
     let back = client
         .read_commitment(args.netuid, &account)
         .await
         .context("reading the commitment back")?;
     match back {
         Some(b) if b.text == commitment => {
-            step(args.json, "[chain] ✓ The on-chain commitment matches");
+            step("[chain] ✓ The on-chain commitment matches");
             Ok(committed)
         }
         Some(b) => anyhow::bail!(
@@ -478,18 +458,14 @@ async fn commit(
     }
 }
 
-async fn upload_one(
-    client: &UploadClient,
-    it: &Item,
-    json: bool,
-) -> Result<serde_json::Value, UploadError> {
+async fn upload_one(client: &UploadClient, it: &Item) -> Result<serde_json::Value, UploadError> {
     let filename = it
         .zip
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("model.zip")
         .to_string();
-    step(json, "[1/3] Requesting presigned URL…");
+    step("[1/3] Requesting presigned URL…");
     let ps = client
         .presigned(&PresignedRequest {
             filename,
@@ -501,12 +477,12 @@ async fn upload_one(
         })
         .await?;
     if let (Some(u), Some(m)) = (ps.submissions_used, ps.submissions_max) {
-        step(
-            json,
-            &format!("      model_id {} (submission {u}/{m})", ps.model_id),
-        );
+        step(&format!(
+            "      model_id {} (submission {u}/{m})",
+            ps.model_id
+        ));
     }
-    step(json, "[2/3] Uploading…");
+    step("[2/3] Uploading…");
     let pb = indicatif::ProgressBar::with_draw_target(
         Some(it.size),
         indicatif::ProgressDrawTarget::stderr_with_hz(5),
@@ -523,7 +499,7 @@ async fn upload_one(
         .await;
     pb.finish_and_clear();
     r?;
-    step(json, "[3/3] Confirming upload…");
+    step("[3/3] Confirming upload…");
     client.confirm(&ps.model_id, &it.sha256).await?;
     let commitment =
         gas_chain::commitment::commitment_string(&ps.r2_key, &it.sha256, client.hotkey().ss58())
@@ -531,10 +507,10 @@ async fn upload_one(
                 step: "commitment",
                 detail: e.to_string(),
             })?;
-    step(
-        json,
-        &format!("✓ {} model uploaded: model_id {}", it.modality, ps.model_id),
-    );
+    step(&format!(
+        "✓ {} model uploaded: model_id {}",
+        it.modality, ps.model_id
+    ));
     Ok(serde_json::json!({
         "modality": it.modality.to_string(),
         "path": it.given,
