@@ -370,16 +370,10 @@ fn axes(h: &mut String, y_max_label: &str, y_title: &str) {
 }
 
 fn reliability(h: &mut String, preds: &[ReportRow]) {
-    let mut sum_p = [0.0f64; RELIABILITY_BINS];
-    let mut sum_y = [0.0f64; RELIABILITY_BINS];
-    let mut cnt = [0usize; RELIABILITY_BINS];
-    for r in preds {
-        let p = clamp01(r.p_synthetic);
-        let b = ((p * RELIABILITY_BINS as f64) as usize).min(RELIABILITY_BINS - 1);
-        sum_p[b] += p;
-        sum_y[b] += truth(r.label);
-        cnt[b] += 1;
-    }
+    let bins = gas_score::calibration_bins(
+        preds.iter().map(|r| (r.p_synthetic, r.label)),
+        RELIABILITY_BINS,
+    );
     let mut ece = 0.0;
     h.push_str(&format!(
         "<figure><svg id=\"reliability\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"Reliability diagram\">"
@@ -395,13 +389,9 @@ fn reliability(h: &mut String, preds: &[ReportRow]) {
     );
     let bw = (px(1.0) - px(0.0)) / RELIABILITY_BINS as f64;
     let mut points = Vec::new();
-    for b in 0..RELIABILITY_BINS {
-        if cnt[b] == 0 {
-            continue;
-        }
-        let frac = sum_y[b] / cnt[b] as f64;
-        let mean_p = sum_p[b] / cnt[b] as f64;
-        ece += (cnt[b] as f64 / preds.len() as f64) * (frac - mean_p).abs();
+    for bin in &bins {
+        let (b, frac, mean_p) = (bin.index, bin.frac_synthetic, bin.mean_p);
+        ece += (bin.n as f64 / preds.len() as f64) * (frac - mean_p).abs();
         let x = px(b as f64 / RELIABILITY_BINS as f64);
         let _ = write!(
             h,
@@ -412,7 +402,7 @@ fn reliability(h: &mut String, preds: &[ReportRow]) {
             py(0.0) - py(frac),
             b as f64 / RELIABILITY_BINS as f64,
             (b + 1) as f64 / RELIABILITY_BINS as f64,
-            cnt[b],
+            bin.n,
             frac * 100.0,
             mean_p
         );

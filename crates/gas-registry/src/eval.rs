@@ -210,26 +210,13 @@ fn metrics_of(results: &Value) -> Vec<NewMetric> {
 
 /// Reliability bins `[{"p", "frac", "n"}]` from the run's predictions (binary view).
 fn calibration(preds: &[gas_score::Prediction]) -> Vec<Value> {
-    let mut sum_p = [0.0f64; CALIBRATION_BINS];
-    let mut sum_y = [0.0f64; CALIBRATION_BINS];
-    let mut cnt = [0u64; CALIBRATION_BINS];
-    for p in preds {
-        let x = if p.p_synthetic.is_nan() {
-            0.5
-        } else {
-            p.p_synthetic.clamp(0.0, 1.0)
-        };
-        let b = ((x * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
-        sum_p[b] += x;
-        sum_y[b] += f64::from(p.label.binary());
-        cnt[b] += 1;
-    }
-    (0..CALIBRATION_BINS)
-        .filter(|&b| cnt[b] > 0)
-        .map(|b| {
-            json!({"p": sum_p[b] / cnt[b] as f64, "frac": sum_y[b] / cnt[b] as f64, "n": cnt[b]})
-        })
-        .collect()
+    gas_score::calibration_bins(
+        preds.iter().map(|p| (p.p_synthetic, p.label)),
+        CALIBRATION_BINS,
+    )
+    .into_iter()
+    .map(|b| json!({"p": b.mean_p, "frac": b.frac_synthetic, "n": b.n}))
+    .collect()
 }
 
 /// What the job result keeps (the full results.json is in the store).

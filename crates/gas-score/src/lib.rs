@@ -258,6 +258,47 @@ pub struct BinaryMetrics {
     pub confusion: Confusion,
 }
 
+/// One non-empty bin of a reliability (calibration) curve over `p_synthetic`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CalibrationBin {
+    /// Bin index, `0..bins`; the bin covers `[index/bins, (index+1)/bins)` (the last one
+    /// includes 1).
+    pub index: usize,
+    /// Mean predicted `p_synthetic` of the samples in the bin.
+    pub mean_p: f64,
+    /// Fraction of them that are synthetic or semisynthetic (the binary view).
+    pub frac_synthetic: f64,
+    pub n: u64,
+}
+
+/// Reliability bins of `(p_synthetic, label)` pairs: `bins` equal-width bins of the predicted
+/// probability (NaN counts as 0.5, values are clamped to [0, 1]), empty bins left out.
+pub fn calibration_bins(
+    samples: impl IntoIterator<Item = (f64, Label)>,
+    bins: usize,
+) -> Vec<CalibrationBin> {
+    let bins = bins.max(1);
+    let mut sum_p = vec![0.0f64; bins];
+    let mut sum_y = vec![0.0f64; bins];
+    let mut cnt = vec![0u64; bins];
+    for (p, label) in samples {
+        let x = if p.is_nan() { 0.5 } else { p.clamp(0.0, 1.0) };
+        let b = ((x * bins as f64) as usize).min(bins - 1);
+        sum_p[b] += x;
+        sum_y[b] += f64::from(label.binary());
+        cnt[b] += 1;
+    }
+    (0..bins)
+        .filter(|&b| cnt[b] > 0)
+        .map(|b| CalibrationBin {
+            index: b,
+            mean_p: sum_p[b] / cnt[b] as f64,
+            frac_synthetic: sum_y[b] / cnt[b] as f64,
+            n: cnt[b],
+        })
+        .collect()
+}
+
 /// Binary metrics over all predictions (weighted by `Prediction::weight`).
 pub fn binary_metrics(preds: &[Prediction]) -> BinaryMetrics {
     let mut conf = Confusion::default();
@@ -580,5 +621,30 @@ mod tests {
     #[test]
     fn blend() {
         assert!((blend_robustness(1.0, 0.5, DEFAULT_ROBUSTNESS_WEIGHT) - 0.9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn calibration_bins_group_by_predicted_probability() {
+        let bins = calibration_bins(
+            [
+                (0.05, Label::Real),
+                (0.15, Label::Real),
+                (0.12, Label::Synthetic),
+                (1.0, Label::Semisynthetic),
+                (f64::NAN, Label::Synthetic),
+                (-3.0, Label::Real),
+            ],
+            10,
+        );
+        let idx: Vec<usize> = bins.iter().map(|b| b.index).collect();
+        assert_eq!(idx, vec![0, 1, 5, 9]);
+        assert_eq!(bins[0].n, 2); // 0.05 and -3.0 clamped to 0
+        assert!((bins[0].mean_p - 0.025).abs() < 1e-12);
+        assert_eq!(bins[0].frac_synthetic, 0.0);
+        assert_eq!(bins[1].n, 2);
+        assert!((bins[1].frac_synthetic - 0.5).abs() < 1e-12);
+        assert_eq!((bins[2].n, bins[2].mean_p), (1, 0.5)); // NaN counts as 0.5
+        assert_eq!((bins[3].n, bins[3].frac_synthetic), (1, 1.0)); // 1.0 in the last bin
+        assert!(calibration_bins(std::iter::empty(), 10).is_empty());
     }
 }
