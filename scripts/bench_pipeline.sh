@@ -4,6 +4,9 @@
 # the peak RSS of `gascli d bench` at two dataset sizes (memory must not grow with the dataset).
 #
 # Usage: scripts/bench_pipeline.sh [N_IMAGES] [N_VIDEOS]   (defaults 300, 24)
+# Side by side: GASCLI_BASELINE=/path/to/older/gascli scripts/bench_pipeline.sh … runs every
+# throughput measurement with both binaries on the same files (baseline first, then this
+# checkout's, then both again in reverse order) and prints new/baseline ratios.
 # "overall" samples/s includes validation and the worker's start (PyTorch import, ~1-2 s), so
 # use a few thousand images to see the steady state.
 # Needs: the venv (scripts/setup.sh --test), ffmpeg, /usr/bin/time. Builds gascli --release.
@@ -55,32 +58,63 @@ done
 secs() { "$PY" -c 'import sys,time; print(f"{time.time():.3f}")'; }
 rate() { "$PY" -c "print(f'{$1 / ($3 - $2):.1f}')"; }
 
-t0=$(secs); "$BIN" d preprocess --model "$W/image-model" $(find "$W/img" -name '*.jpg') -o "$W/x.npy" >/dev/null; t1=$(secs)
-echo "image pipeline alone (decode+crop+resize, $N JPEG 1024x768 -> 224): $(rate "$N" "$t0" "$t1") images/s"
-/usr/bin/time -f "%M" -o "$W/rss_img" "$BIN" d bench --full --quiet --json --image-model "$W/image-model" --data-dir "$W/img" --results-dir "$W/r1" > "$W/r1.json"
-"$PY" - "$W/r1.json" "$W/rss_img" image <<'PYEOF'
+# One binary's figures: pipeline alone and with the worker, image and video; appended to $W/figs
+# as "TAG KEY VALUE" lines, and printed.
+measure() {
+  local bin="$1" tag="$2"
+  local t0 t1
+  t0=$(secs); "$bin" d preprocess --model "$W/image-model" $(find "$W/img" -name '*.jpg') -o "$W/x.npy" >/dev/null; t1=$(secs)
+  echo "$tag image_pipeline_per_s $(rate "$N" "$t0" "$t1")" >> "$W/figs"
+  /usr/bin/time -f "%M" -o "$W/rss_img" "$bin" d bench --full --quiet --json --image-model "$W/image-model" --data-dir "$W/img" --results-dir "$W/r1-$tag" > "$W/r1-$tag.json"
+  figs "$W/r1-$tag.json" "$W/rss_img" image "$tag"
+  t0=$(secs); "$bin" d preprocess --model "$W/video-model" $(find "$W/vid" -name '*.mp4') -o "$W/v.npy" >/dev/null; t1=$(secs)
+  echo "$tag video_pipeline_per_s $(rate "$NV" "$t0" "$t1")" >> "$W/figs"
+  /usr/bin/time -f "%M" -o "$W/rss" "$bin" d bench --full --quiet --json --video-model "$W/video-model" --data-dir "$W/vid" --results-dir "$W/r2-$tag" > "$W/r2-$tag.json"
+  figs "$W/r2-$tag.json" "$W/rss" video "$tag"
+}
+figs() {
+  "$PY" - "$@" >> "$W/figs" <<'PYEOF'
 import json, sys
-r = json.load(open(sys.argv[1])); t = r["timing"]
-print(f"{sys.argv[3]} bench with worker: {r['overall']['n']} samples, {t['samples_per_s']:.1f} samples/s overall "
-      f"(incl. worker start), preprocess {t['preprocess_ms_per_sample']:.2f} ms/sample, worker {t['inference_ms_per_sample']:.2f} ms/sample; "
-      f"peak RSS: gascli {t.get('peak_rss_mib') or 0:.0f} MiB, gascli + worker tree {int(open(sys.argv[2]).read().split()[-1]) / 1024:.0f} MiB")
+r = json.load(open(sys.argv[1])); t = r["timing"]; m, tag = sys.argv[3], sys.argv[4]
+print(f"{tag} {m}_bench_samples_per_s {t['samples_per_s']}")
+print(f"{tag} {m}_preprocess_ms_per_sample {t['preprocess_ms_per_sample']}")
+print(f"{tag} {m}_worker_ms_per_sample {t['inference_ms_per_sample']}")
+print(f"{tag} {m}_peak_rss_gascli_mib {t.get('peak_rss_mib') or 0}")
+print(f"{tag} {m}_peak_rss_tree_mib {int(open(sys.argv[2]).read().split()[-1]) / 1024}")
+print(f"{tag} {m}_n {r['overall']['n']}")
 PYEOF
-t0=$(secs); "$BIN" d preprocess --model "$W/video-model" $(find "$W/vid" -name '*.mp4') -o "$W/v.npy" >/dev/null; t1=$(secs)
-echo "video pipeline alone ($NV clips 640x480 -> 16x224x224): $(rate "$NV" "$t0" "$t1") clips/s"
-/usr/bin/time -f "%M" -o "$W/rss" "$BIN" d bench --full --quiet --json --video-model "$W/video-model" --data-dir "$W/vid" --results-dir "$W/r2" > "$W/r2.json"
-"$PY" - "$W/r2.json" "$W/rss" video <<'PYEOF'
-import json, sys
-r = json.load(open(sys.argv[1])); t = r["timing"]
-print(f"{sys.argv[3]} bench with worker: {r['overall']['n']} samples, {t['samples_per_s']:.1f} samples/s overall "
-      f"(incl. worker start), preprocess {t['preprocess_ms_per_sample']:.2f} ms/sample, worker {t['inference_ms_per_sample']:.2f} ms/sample; "
-      f"peak RSS: gascli {t.get('peak_rss_mib') or 0:.0f} MiB, gascli + worker tree {int(open(sys.argv[2]).read().split()[-1]) / 1024:.0f} MiB")
+}
+: > "$W/figs"
+if [ -n "${GASCLI_BASELINE:-}" ]; then
+  measure "$GASCLI_BASELINE" base; measure "$BIN" new; measure "$BIN" new; measure "$GASCLI_BASELINE" base
+else
+  measure "$BIN" new
+fi
+"$PY" - "$W/figs" "$N" "$NV" <<'PYEOF'
+import sys, collections
+figs = collections.defaultdict(lambda: collections.defaultdict(list))
+for line in open(sys.argv[1]):
+    tag, key, val = line.split()
+    figs[key][tag].append(float(val))
+print(f"({sys.argv[2]} JPEG 1024x768 -> 224; {sys.argv[3]} clips 640x480 -> 16x224x224; "
+      "samples/s overall include the worker start)")
+both = any("base" in v for v in figs.values())
+print(f"{'figure':36} {'this checkout':>22}" + (f" {'baseline':>22} {'new/base':>9}" if both else ""))
+for key, by in figs.items():
+    new = by["new"]
+    row = f"{key:36} {' / '.join(f'{x:.2f}' for x in new):>22}"
+    if both:
+        base = by["base"]
+        ratio = (sum(new) / len(new)) / (sum(base) / len(base)) if sum(base) else float("nan")
+        row += f" {' / '.join(f'{x:.2f}' for x in base):>22} {ratio:9.3f}"
+    print(row)
 PYEOF
 # memory bound: the same run on a quarter of the images
 mkdir -p "$W/quarter/real" "$W/quarter/synthetic"
 # (an array, not `find | head`: under pipefail, find's SIGPIPE would end the script silently)
 for c in real synthetic; do files=("$W/img/$c"/*.jpg); cp "${files[@]:0:$((N / 8))}" "$W/quarter/$c/"; done
 "$BIN" d bench --full --quiet --json --image-model "$W/image-model" --data-dir "$W/quarter" --results-dir "$W/r3" > "$W/r3.json"
-"$PY" - "$W/r3.json" "$W/r1.json" "$N" <<'PYEOF'
+"$PY" - "$W/r3.json" "$W/r1-new.json" "$N" <<'PYEOF'
 import json, sys
 q, f, n = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
 print(f"peak RSS of the gascli process in d bench: {q['timing']['peak_rss_mib']:.0f} MiB at {q['overall']['n']} images "

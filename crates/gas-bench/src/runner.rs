@@ -1,5 +1,17 @@
-//! The benchmark run: validate → materialize → stream datasets → preprocess (rayon) → sandboxed
-//! worker → score → results JSON, predictions CSV and HTML report, written atomically.
+//! The benchmark run, in the stages [`run_bench`] calls top to bottom:
+//!
+//! 1. [`validate_model`]: the package is validated once; the handle carries the parsed config;
+//! 2. [`collect_specs`]: the datasets of the model's modality;
+//! 3. [`Scratch::prepare`]: the package is materialized into a private scratch directory;
+//! 4. [`WorkerSession::start`]: the sandboxed worker starts and loads the model;
+//! 5. [`run_pipeline`]: datasets are read and preprocessed (rayon) on a producer thread while
+//!    the worker infers the previous batch; predictions stay in memory;
+//! 6. [`score`]: the typed [`BenchResults`];
+//! 7. [`RunFiles::render`] / [`RunFiles::write`]: `results.json`, `predictions.csv` and
+//!    `report.html`, rendered once from the in-memory results and written atomically.
+//!
+//! Data flows one way: nothing written by a stage is read back by a later one, and the caller
+//! gets the results, the predictions and the rendered files in the [`BenchOutcome`].
 //!
 //! Pipelining: a producer thread reads and preprocesses the next batches (in parallel across
 //! cores) into a bounded channel of [`PIPELINE_DEPTH`] batches while the worker runs the current
@@ -15,26 +27,28 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use gas_package::{Modality, ModelConfig, ValidateOptions, ValidationReport};
+use gas_package::{Modality, ValidateOptions, ValidatedPackage, ValidationReport};
 use gas_score::{Label, Prediction, PredictionRow, p_synthetic, score_report, softmax};
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::datasets::{self, DatasetSpec, Media, Mode, OpenOptions, Sample};
+use crate::media_options::{DecodeFlags, MediaOptions, Tensor};
+pub use crate::results::SCHEMA_VERSION;
+use crate::results::{
+    BenchResults, DatasetResult, ErrorSummary, ModelInfo, Overall, SandboxInfo, Timing, Tool,
+};
 use crate::sandbox::SandboxSpec;
-use crate::worker::{Batch, BatchData, LoadRequest, Worker, WorkerError, WorkerOptions};
+use crate::worker::{Batch, LoadRequest, Worker, WorkerError, WorkerOptions};
 
 /// Ready batches buffered ahead of the worker.
 pub const PIPELINE_DEPTH: usize = 2;
 /// Fresh workers started after a crash or timeout before the run gives up.
 pub const MAX_WORKER_RESTARTS: usize = 2;
-/// Error examples kept per kind in the results.
-const EXAMPLES_PER_KIND: usize = 5;
-/// Results schema version (see RESULTS.md).
-pub const SCHEMA_VERSION: u32 = 1;
 
 /// Where the samples come from.
 #[derive(Debug, Clone)]
@@ -55,8 +69,12 @@ pub struct BenchOptions {
     pub seed: u64,
     pub cache_dir: PathBuf,
     pub offline: bool,
-    /// Directory for results.json, predictions.csv and report.html (created).
-    pub results_dir: PathBuf,
+    /// Directory for results.json, predictions.csv and report.html (created); `None` writes
+    /// nothing (the caller stores [`BenchOutcome::files`] itself).
+    pub results_dir: Option<PathBuf>,
+    /// Where the run's temporary directory (extracted package, worker scratch) is created;
+    /// `None`: the system's temporary directory.
+    pub scratch_parent: Option<PathBuf>,
     pub batch_size: usize,
     pub device: String,
     pub fast_decode: bool,
@@ -94,8 +112,32 @@ pub enum BenchError {
     },
     #[error(transparent)]
     Score(#[from] gas_score::ScoreError),
+    #[error("preprocessing options of the model: {0}")]
+    Media(#[from] gas_media::MediaError),
     #[error("the run was cancelled")]
     Cancelled,
+}
+
+impl BenchError {
+    /// Whether the model is at fault (invalid package, fails to load, crashes or hangs every
+    /// time), as opposed to the operator's set-up (datasets, disk, the worker's Python).
+    pub fn is_model_fault(&self) -> bool {
+        match self {
+            BenchError::Invalid { .. } => true,
+            BenchError::Worker(e) => !matches!(e, WorkerError::Spawn { .. }),
+            _ => false,
+        }
+    }
+}
+
+impl BenchOptions {
+    /// The local decode switches of this run.
+    pub fn decode_flags(&self) -> DecodeFlags {
+        DecodeFlags {
+            fast_decode: self.fast_decode,
+            apply_exif: self.apply_exif,
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
@@ -105,156 +147,122 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> BenchError + '_ {
     }
 }
 
-/// The outcome of a finished run.
+/// The outcome of a finished run: the typed results, the per-sample predictions, and the three
+/// files rendered from them once (and written to `results_dir` when one was given).
 #[derive(Debug)]
 pub struct BenchOutcome {
-    /// The results object written to `results.json`.
-    pub results: Value,
-    pub results_dir: PathBuf,
+    pub results: BenchResults,
+    /// One row per scored sample, in the order the worker scored them (predictions.csv).
+    pub predictions: Vec<PredictionRow>,
+    pub files: RunFiles,
+    /// Where the files were written, if anywhere.
+    pub results_dir: Option<PathBuf>,
 }
 
-struct Item {
-    dataset: String,
-    id: String,
-    label: Label,
-}
-
-struct ReadyBatch {
-    items: Vec<Item>,
-    batch: Batch,
-}
-
-enum Msg {
-    Batch(ReadyBatch),
-    Failed {
-        item: Item,
-        kind: String,
-        message: String,
-    },
-    DatasetFailed {
-        dataset: String,
-        message: String,
-    },
-}
-
-#[derive(Default)]
-struct Errors {
-    counts: BTreeMap<String, u64>,
-    examples: Vec<Value>,
-}
-
-impl Errors {
-    fn add(&mut self, kind: &str, dataset: &str, id: &str, message: &str) {
-        let c = self.counts.entry(kind.to_string()).or_default();
-        *c += 1;
-        if *c as usize <= EXAMPLES_PER_KIND {
-            self.examples
-                .push(json!({"kind": kind, "dataset": dataset, "id": id, "message": message}));
-        }
-    }
-}
-
-/// Preprocessing parameters of a model, as the network applies them.
+/// The files of a run, rendered from the in-memory results.
 #[derive(Debug, Clone)]
-struct Prep {
-    modality: Modality,
-    image: gas_media::ImageOptions,
-    video: gas_media::VideoOptions,
-    audio: gas_media::AudioOptions,
+pub struct RunFiles {
+    pub results_json: Vec<u8>,
+    pub predictions_csv: Vec<u8>,
+    pub report_html: Vec<u8>,
 }
 
-impl Prep {
-    fn new(cfg: &ModelConfig, fast_decode: bool, apply_exif: bool) -> Self {
-        let size = cfg.image_size();
-        let p = &cfg.preprocessing;
-        Prep {
-            modality: cfg.modality,
-            image: gas_media::ImageOptions {
-                size,
-                apply_exif,
-                fast_decode,
-            },
-            video: gas_media::VideoOptions {
-                size,
-                max_frames: p.max_frames.unwrap_or(16),
-                fps: p.fps,
-            },
-            audio: gas_media::AudioOptions {
-                sample_rate: p.sample_rate.unwrap_or(16000),
-                duration_seconds: p.duration_seconds.unwrap_or(6.0),
-            },
+impl RunFiles {
+    pub const RESULTS_JSON: &'static str = "results.json";
+    pub const PREDICTIONS_CSV: &'static str = "predictions.csv";
+    pub const REPORT_HTML: &'static str = "report.html";
+
+    /// Renders `results.json`, `predictions.csv` and `report.html`.
+    pub fn render(results: &BenchResults, predictions: &[PredictionRow]) -> Self {
+        RunFiles {
+            // A plain struct of numbers, strings and maps with string keys: cannot fail.
+            results_json: serde_json::to_vec_pretty(results).unwrap_or_default(),
+            predictions_csv: gas_score::predictions_csv(predictions),
+            report_html: crate::report::render_html(results, predictions).into_bytes(),
         }
     }
 
-    /// Shape of one sample's tensor.
-    fn sample_shape(&self) -> Vec<usize> {
-        let [h, w] = self.image.size.map(|v| v as usize);
-        match self.modality {
-            Modality::Image => vec![3, h, w],
-            Modality::Video => vec![self.video.max_frames as usize, 3, h, w],
-            Modality::Audio => {
-                vec![(self.audio.sample_rate as f64 * self.audio.duration_seconds) as usize]
-            }
+    /// `(file name, contents)`, `results.json` last (its presence marks a complete run).
+    pub fn entries(&self) -> [(&'static str, &[u8]); 3] {
+        [
+            (Self::PREDICTIONS_CSV, &self.predictions_csv),
+            (Self::REPORT_HTML, &self.report_html),
+            (Self::RESULTS_JSON, &self.results_json),
+        ]
+    }
+
+    /// Writes the files into `dir` (created), each atomically.
+    pub fn write(&self, dir: &Path) -> Result<(), BenchError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        for (name, bytes) in self.entries() {
+            write_atomic(&dir.join(name), bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs a whole benchmark: the stages of the module docs, top to bottom.
+pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
+    let clock = RunClock::start();
+    let pkg = validate_model(opts)?;
+    let specs = collect_specs(opts)?;
+    let scratch = Scratch::prepare(&pkg, opts.scratch_parent.as_deref())?;
+    let mut session = WorkerSession::start(opts, &pkg, &scratch)?;
+    let media = MediaOptions::from_config(pkg.config(), opts.decode_flags());
+    let media_types: BTreeMap<String, Label> = specs
+        .iter()
+        .map(|s| (s.name.clone(), s.media_type))
+        .collect();
+    let bar = progress_bar(opts, &pkg);
+    let run = run_pipeline(opts, specs, &media, &mut session, &bar);
+    bar.finish_and_clear();
+    let worker = session.shutdown();
+    let run = run?;
+    let results = score(opts, &pkg, &media_types, worker, &run, clock);
+    let files = RunFiles::render(&results, &run.predictions);
+    if let Some(dir) = &opts.results_dir {
+        files.write(dir)?;
+    }
+    drop(scratch);
+    Ok(BenchOutcome {
+        results,
+        predictions: run.predictions,
+        files,
+        results_dir: opts.results_dir.clone(),
+    })
+}
+
+/// Wall-clock start of a run.
+struct RunClock {
+    started: chrono::DateTime<chrono::Utc>,
+    t0: Instant,
+}
+
+impl RunClock {
+    fn start() -> Self {
+        RunClock {
+            started: chrono::Utc::now(),
+            t0: Instant::now(),
         }
     }
-
-    fn run(&self, media: &Media) -> Result<Tensor, String> {
-        let r = match (self.modality, media) {
-            (Modality::Image, Media::Bytes(b)) => {
-                gas_media::preprocess_image(b, &self.image).map(Tensor::U8)
-            }
-            (Modality::Image, Media::File(p)) => {
-                let b = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                gas_media::preprocess_image(&b, &self.image).map(Tensor::U8)
-            }
-            (Modality::Video, Media::Bytes(b)) => {
-                gas_media::preprocess_video_bytes(b, &self.video).map(Tensor::U8)
-            }
-            (Modality::Video, Media::File(p)) => {
-                gas_media::preprocess_video(p, &self.video).map(Tensor::U8)
-            }
-            (Modality::Audio, Media::Bytes(b)) => {
-                gas_media::preprocess_audio_bytes(b, &self.audio).map(Tensor::F32)
-            }
-            (Modality::Audio, Media::File(p)) => {
-                gas_media::preprocess_audio(p, &self.audio).map(Tensor::F32)
-            }
-        };
-        r.map_err(|e| e.to_string())
-    }
 }
 
-enum Tensor {
-    U8(Vec<u8>),
-    F32(Vec<f32>),
-}
-
-fn stack(prep: &Prep, tensors: Vec<Tensor>) -> Batch {
-    let mut shape = prep.sample_shape();
-    shape.insert(0, tensors.len());
-    let data = match prep.modality {
-        Modality::Audio => BatchData::F32(
-            tensors
-                .into_iter()
-                .flat_map(|t| match t {
-                    Tensor::F32(v) => v,
-                    Tensor::U8(_) => unreachable!("audio is f32"),
-                })
-                .collect(),
-        ),
-        _ => BatchData::U8(
-            tensors
-                .into_iter()
-                .flat_map(|t| match t {
-                    Tensor::U8(v) => v,
-                    Tensor::F32(_) => unreachable!("image/video are u8"),
-                })
-                .collect(),
-        ),
+/// Stage 1: validates the package, once, for the run's modality.
+fn validate_model(opts: &BenchOptions) -> Result<ValidatedPackage, BenchError> {
+    let vopts = ValidateOptions {
+        expected_modality: Some(opts.modality),
     };
-    Batch { shape, data }
+    match gas_package::validate_package(&opts.model, &vopts) {
+        Ok(pkg) => Ok(pkg),
+        Err(gas_package::PackageError::Invalid { report, .. }) => Err(BenchError::Invalid {
+            path: opts.model.display().to_string(),
+            report,
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
+/// Stage 2: the datasets of the run's modality, from every source given.
 fn collect_specs(opts: &BenchOptions) -> Result<Vec<DatasetSpec>, BenchError> {
     let want = opts.modality.to_string();
     let mut specs = Vec::new();
@@ -277,6 +285,36 @@ fn collect_specs(opts: &BenchOptions) -> Result<Vec<DatasetSpec>, BenchError> {
     Ok(specs)
 }
 
+/// Stage 3: the run's private directory: the materialized package (readable by the sandboxed
+/// worker) and the worker's writable work directory. Removed when dropped.
+struct Scratch {
+    _dir: tempfile::TempDir,
+    package_dir: PathBuf,
+    work: PathBuf,
+}
+
+impl Scratch {
+    fn prepare(pkg: &ValidatedPackage, parent: Option<&Path>) -> Result<Self, BenchError> {
+        let parent = parent.map_or_else(std::env::temp_dir, Path::to_path_buf);
+        std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        let dir = tempfile::Builder::new()
+            .prefix("gascli-bench-")
+            .tempdir_in(&parent)
+            .map_err(io_err(&parent))?;
+        let pkg_root = dir.path().join("package");
+        std::fs::create_dir_all(&pkg_root).map_err(io_err(&pkg_root))?;
+        let package_dir = gas_package::materialize(pkg, &pkg_root)?;
+        make_readable(&pkg_root)?;
+        let work = dir.path().join("work");
+        std::fs::create_dir_all(&work).map_err(io_err(&work))?;
+        Ok(Scratch {
+            _dir: dir,
+            package_dir,
+            work,
+        })
+    }
+}
+
 fn make_readable(dir: &Path) -> Result<(), BenchError> {
     use std::os::unix::fs::PermissionsExt;
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
@@ -289,6 +327,459 @@ fn make_readable(dir: &Path) -> Result<(), BenchError> {
         }
     }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(io_err(dir))
+}
+
+/// Stage 4: the worker with the model loaded, and how to replace it after a crash.
+struct WorkerSession {
+    worker: Worker,
+    options: WorkerOptions,
+    load: LoadRequest,
+    /// What the worker reported on (the first) load.
+    info: Value,
+    restarts: usize,
+}
+
+/// What is left of a worker session after it ended.
+struct WorkerRecord {
+    info: Value,
+    restarts: usize,
+    sandbox: SandboxInfo,
+}
+
+impl WorkerSession {
+    fn start(
+        opts: &BenchOptions,
+        pkg: &ValidatedPackage,
+        scratch: &Scratch,
+    ) -> Result<Self, BenchError> {
+        let cfg = pkg.config();
+        let mut options = opts.worker.clone();
+        options.sandbox = SandboxSpec {
+            scratch: scratch.work.clone(),
+            ..options.sandbox
+        };
+        let load = LoadRequest {
+            weights_path: scratch.package_dir.join(&cfg.model.weights_file),
+            package_dir: scratch.package_dir.clone(),
+            num_classes: cfg.model.num_classes,
+            modality: cfg.modality.to_string(),
+            preprocessing: serde_json::to_value(&cfg.preprocessing).unwrap_or(Value::Null),
+            device: opts.device.clone(),
+            name: cfg.name.clone(),
+        };
+        let (worker, info) = Self::spawn(&options, &load)?;
+        Ok(WorkerSession {
+            worker,
+            options,
+            load,
+            info,
+            restarts: 0,
+        })
+    }
+
+    fn spawn(options: &WorkerOptions, load: &LoadRequest) -> Result<(Worker, Value), WorkerError> {
+        let mut w = Worker::spawn(options)?;
+        let info = w.load(load)?;
+        Ok((w, info))
+    }
+
+    /// Replaces a dead worker with a fresh one (the old one is killed).
+    fn restart(&mut self) -> Result<(), WorkerError> {
+        self.restarts += 1;
+        let (w, _) = Self::spawn(&self.options, &self.load)?;
+        self.worker = w;
+        Ok(())
+    }
+
+    fn shutdown(self) -> WorkerRecord {
+        let sandbox = sandbox_info(&self.options);
+        self.worker.shutdown();
+        WorkerRecord {
+            info: self.info,
+            restarts: self.restarts,
+            sandbox,
+        }
+    }
+}
+
+fn sandbox_info(w: &WorkerOptions) -> SandboxInfo {
+    let mut limits = serde_json::to_value(&w.sandbox).unwrap_or(Value::Null);
+    if let Some(o) = limits.as_object_mut() {
+        o.remove("scratch"); // a temporary directory, gone after the run
+    }
+    SandboxInfo {
+        enabled: w.launcher.is_some(),
+        limits,
+        batch_timeout_s: w.batch_timeout.as_secs(),
+    }
+}
+
+fn progress_bar(opts: &BenchOptions, pkg: &ValidatedPackage) -> indicatif::ProgressBar {
+    if !opts.progress {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(0);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} samples {per_sec} ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let cfg = pkg.config();
+    b.set_message(format!("{} {}", cfg.modality, cfg.name));
+    b
+}
+
+fn is_cancelled(c: &Option<Arc<AtomicBool>>) -> bool {
+    c.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+}
+
+/// A sample on its way through the pipeline.
+struct Item {
+    dataset: String,
+    id: String,
+    label: Label,
+}
+
+struct ReadyBatch {
+    items: Vec<Item>,
+    batch: Batch,
+}
+
+/// What the producer thread sends to the inference loop.
+enum Msg {
+    Batch(ReadyBatch),
+    Failed {
+        item: Item,
+        kind: String,
+        message: String,
+    },
+    DatasetFailed {
+        dataset: String,
+        message: String,
+    },
+}
+
+/// What the pipeline produced: predictions in memory, failures counted, time spent.
+struct PipelineRun {
+    predictions: Vec<PredictionRow>,
+    scored: Vec<Prediction>,
+    errors: ErrorSummary,
+    failed_per_dataset: BTreeMap<String, u64>,
+    prep_time: Duration,
+    infer_time: Duration,
+}
+
+/// Stage 5: a producer thread reads and preprocesses batches while this thread runs the
+/// worker on them. Returns after the last batch, on cancel (as [`BenchError::Cancelled`]) or
+/// when the worker died more than [`MAX_WORKER_RESTARTS`] times.
+fn run_pipeline(
+    opts: &BenchOptions,
+    specs: Vec<DatasetSpec>,
+    media: &MediaOptions,
+    session: &mut WorkerSession,
+    bar: &indicatif::ProgressBar,
+) -> Result<PipelineRun, BenchError> {
+    // Checked here so a config without a valid sample shape fails before any sample is read.
+    media.sample_shape()?;
+    let (tx, rx) = sync_channel::<Msg>(PIPELINE_DEPTH);
+    let producer = Producer {
+        specs,
+        open: OpenOptions {
+            mode: opts.mode,
+            seed: opts.seed,
+            cache_dir: opts.cache_dir.clone(),
+            offline: opts.offline,
+            ..OpenOptions::default()
+        },
+        media: media.clone(),
+        batch_size: opts.batch_size.max(1),
+        bar: bar.clone(),
+        cancel: opts.cancel.clone(),
+        tx,
+    }
+    .spawn();
+    let mut inference = Inference::new(session.load.num_classes as usize);
+    // `rx` is dropped when `consume` returns, so after a cancel or a fatal error a producer
+    // blocked on a full channel sees its send fail and returns.
+    let fatal = inference.consume(rx, session, bar, &opts.cancel);
+    let prep_time = producer.join().unwrap_or_default();
+    if is_cancelled(&opts.cancel) {
+        return Err(BenchError::Cancelled);
+    }
+    if let Some(e) = fatal {
+        return Err(BenchError::Worker(e));
+    }
+    Ok(PipelineRun {
+        predictions: inference.predictions,
+        scored: inference.scored,
+        errors: inference.errors,
+        failed_per_dataset: inference.failed_per_dataset,
+        prep_time,
+        infer_time: inference.infer_time,
+    })
+}
+
+/// The producer side of the pipeline: datasets → samples → preprocessed batches.
+struct Producer {
+    specs: Vec<DatasetSpec>,
+    open: OpenOptions,
+    media: MediaOptions,
+    batch_size: usize,
+    bar: indicatif::ProgressBar,
+    cancel: Option<Arc<AtomicBool>>,
+    tx: SyncSender<Msg>,
+}
+
+/// The producer stops as soon as the inference loop is gone (a send failed) or on cancel.
+struct Stop;
+
+impl Producer {
+    fn spawn(self) -> JoinHandle<Duration> {
+        std::thread::spawn(move || {
+            let mut prep_time = Duration::ZERO;
+            for spec in &self.specs {
+                if self.dataset(spec, &mut prep_time).is_err() {
+                    break;
+                }
+            }
+            prep_time
+        })
+    }
+
+    fn send(&self, msg: Msg) -> Result<(), Stop> {
+        self.tx.send(msg).map_err(|_| Stop)
+    }
+
+    /// Streams one dataset in batches of `batch_size` samples.
+    fn dataset(&self, spec: &DatasetSpec, prep_time: &mut Duration) -> Result<(), Stop> {
+        let iter = match datasets::open(spec, &self.open) {
+            Ok(it) => it,
+            Err(e) => {
+                return self.send(Msg::DatasetFailed {
+                    dataset: spec.name.clone(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        let (lo, hi) = iter.size_hint();
+        self.bar.inc_length(hi.unwrap_or(lo) as u64);
+        let mut pending: Vec<Sample> = Vec::with_capacity(self.batch_size);
+        let mut iter = iter.peekable();
+        loop {
+            if is_cancelled(&self.cancel) {
+                return Err(Stop);
+            }
+            let next = iter.next();
+            let done = next.is_none();
+            match next {
+                Some(Ok(s)) => pending.push(s),
+                Some(Err(e)) => {
+                    let (dataset, id) = e.sample().map_or_else(
+                        || (spec.name.clone(), String::new()),
+                        |(d, i)| (d.to_string(), i.to_string()),
+                    );
+                    self.bar.inc(1);
+                    self.send(Msg::Failed {
+                        item: Item {
+                            dataset,
+                            id,
+                            label: spec.media_type,
+                        },
+                        kind: format!("read-{}", e.kind()),
+                        message: e.to_string(),
+                    })?;
+                }
+                None => {}
+            }
+            if pending.len() == self.batch_size || (done && !pending.is_empty()) {
+                self.batch(&mut pending, prep_time)?;
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Preprocesses `pending` in parallel and sends the batch (and each failure).
+    fn batch(&self, pending: &mut Vec<Sample>, prep_time: &mut Duration) -> Result<(), Stop> {
+        let t = Instant::now();
+        let results: Vec<Result<Tensor, String>> = pending
+            .par_iter()
+            .map(|s| preprocess_sample(&self.media, &s.media))
+            .collect();
+        *prep_time += t.elapsed();
+        let mut items = Vec::new();
+        let mut tensors = Vec::new();
+        for (s, r) in pending.drain(..).zip(results) {
+            let item = Item {
+                dataset: s.dataset,
+                id: s.id,
+                label: s.label,
+            };
+            match r {
+                Ok(t) => {
+                    items.push(item);
+                    tensors.push(t);
+                }
+                Err(message) => {
+                    self.bar.inc(1);
+                    self.send(Msg::Failed {
+                        item,
+                        kind: "decode".into(),
+                        message,
+                    })?;
+                }
+            }
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        match self.media.stack(tensors) {
+            Ok(batch) => self.send(Msg::Batch(ReadyBatch { items, batch })),
+            // Unreachable: the shape was checked before the producer started.
+            Err(e) => {
+                for item in items {
+                    self.send(Msg::Failed {
+                        item,
+                        kind: "decode".into(),
+                        message: e.to_string(),
+                    })?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn preprocess_sample(media: &MediaOptions, m: &Media) -> Result<Tensor, String> {
+    match m {
+        Media::Bytes(b) => media.preprocess_bytes(b),
+        Media::File(p) => media.preprocess_file(p),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// The consumer side of the pipeline: batches → worker → predictions; failures counted.
+struct Inference {
+    num_classes: usize,
+    predictions: Vec<PredictionRow>,
+    scored: Vec<Prediction>,
+    errors: ErrorSummary,
+    failed_per_dataset: BTreeMap<String, u64>,
+    infer_time: Duration,
+    batch_index: usize,
+}
+
+impl Inference {
+    fn new(num_classes: usize) -> Self {
+        Inference {
+            num_classes,
+            predictions: Vec::new(),
+            scored: Vec::new(),
+            errors: ErrorSummary::default(),
+            failed_per_dataset: BTreeMap::new(),
+            infer_time: Duration::ZERO,
+            batch_index: 0,
+        }
+    }
+
+    /// Runs every message through; returns the error that ended the run early, if any.
+    fn consume(
+        &mut self,
+        rx: Receiver<Msg>,
+        session: &mut WorkerSession,
+        bar: &indicatif::ProgressBar,
+        cancel: &Option<Arc<AtomicBool>>,
+    ) -> Option<WorkerError> {
+        for msg in rx {
+            if is_cancelled(cancel) {
+                return None;
+            }
+            match msg {
+                Msg::DatasetFailed { dataset, message } => {
+                    self.errors.add("dataset", &dataset, "", &message);
+                }
+                Msg::Failed {
+                    item,
+                    kind,
+                    message,
+                } => self.fail(&item, &kind, &message),
+                Msg::Batch(rb) => {
+                    if let Err(e) = self.infer(rb, session, bar) {
+                        return Some(e);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn fail(&mut self, item: &Item, kind: &str, message: &str) {
+        *self
+            .failed_per_dataset
+            .entry(item.dataset.clone())
+            .or_default() += 1;
+        self.errors.add(kind, &item.dataset, &item.id, message);
+    }
+
+    /// One batch through the worker. A model error fails the batch's samples; a dead worker
+    /// is replaced; `Err` when it cannot be (restarts used up, or the new one fails).
+    fn infer(
+        &mut self,
+        rb: ReadyBatch,
+        session: &mut WorkerSession,
+        bar: &indicatif::ProgressBar,
+    ) -> Result<(), WorkerError> {
+        let t = Instant::now();
+        let n = rb.items.len();
+        let res = session.worker.infer(self.batch_index, &rb.batch);
+        self.infer_time += t.elapsed();
+        self.batch_index += 1;
+        bar.inc(n as u64);
+        let e = match res {
+            Ok(logits) => {
+                self.record(rb.items, &logits);
+                return Ok(());
+            }
+            Err(e) => e,
+        };
+        let msg = e.to_string();
+        for item in &rb.items {
+            self.fail(item, e.kind(), &msg);
+        }
+        if !e.is_fatal() {
+            return Ok(());
+        }
+        bar.suspend(|| eprintln!("warning: {msg}"));
+        if session.restarts >= MAX_WORKER_RESTARTS {
+            return Err(e);
+        }
+        session.restart()
+    }
+
+    fn record(&mut self, items: Vec<Item>, logits: &[f32]) {
+        let k = self.num_classes;
+        for (item, row) in items.into_iter().zip(logits.chunks_exact(k)) {
+            let probs = softmax(row);
+            let ps = p_synthetic(&probs);
+            self.scored.push(Prediction {
+                label: item.label,
+                p_synthetic: ps,
+                weight: 1.0,
+                dataset: Some(item.dataset.clone()),
+                probs: (k >= 3).then_some(probs),
+            });
+            self.predictions.push(PredictionRow {
+                dataset: item.dataset,
+                sample_id: item.id,
+                label: item.label,
+                p_synthetic: ps,
+                weight: 1.0,
+            });
+        }
+    }
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), MiB; the worker is a separate
@@ -305,307 +796,34 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn is_cancelled(c: &Option<Arc<AtomicBool>>) -> bool {
-    c.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
-}
-
-/// Runs a whole benchmark. See the module docs for the pipeline and the failure policy.
-pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
-    let started = chrono::Utc::now();
-    let t0 = Instant::now();
-    let report = gas_package::validate(
-        &opts.model,
-        &ValidateOptions {
-            expected_modality: Some(opts.modality),
-        },
-    )?;
-    if !report.valid {
-        return Err(BenchError::Invalid {
-            path: opts.model.display().to_string(),
-            report: Box::new(report),
-        });
-    }
-    let cfg = report.config.clone().expect("a valid package has a config");
-    let specs = collect_specs(opts)?;
-
-    let scratch = tempfile::Builder::new()
-        .prefix("gascli-bench-")
-        .tempdir()
-        .map_err(io_err(Path::new("temporary directory")))?;
-    let pkg_root = scratch.path().join("package");
-    std::fs::create_dir_all(&pkg_root).map_err(io_err(&pkg_root))?;
-    let pkg_dir = gas_package::materialize(&opts.model, &pkg_root)?;
-    make_readable(&pkg_root)?;
-    let work = scratch.path().join("work");
-    std::fs::create_dir_all(&work).map_err(io_err(&work))?;
-
-    let mut wopts = opts.worker.clone();
-    wopts.sandbox = SandboxSpec {
-        scratch: work.clone(),
-        ..wopts.sandbox
-    };
-    let load = LoadRequest {
-        weights_path: pkg_dir.join(&cfg.model.weights_file),
-        package_dir: pkg_dir.clone(),
-        num_classes: cfg.model.num_classes,
-        modality: cfg.modality.to_string(),
-        preprocessing: serde_json::to_value(&cfg.preprocessing).unwrap_or(Value::Null),
-        device: opts.device.clone(),
-        name: cfg.name.clone(),
-    };
-    let start_worker = |wopts: &WorkerOptions| -> Result<(Worker, Value), WorkerError> {
-        let mut w = Worker::spawn(wopts)?;
-        let info = w.load(&load)?;
-        Ok((w, info))
-    };
-    let (mut worker, worker_info) = start_worker(&wopts)?;
-
-    let prep = Prep::new(&cfg, opts.fast_decode, opts.apply_exif);
-    let open_opts = OpenOptions {
-        mode: opts.mode,
-        seed: opts.seed,
-        cache_dir: opts.cache_dir.clone(),
-        offline: opts.offline,
-        ..OpenOptions::default()
-    };
-    let media_types: BTreeMap<String, String> = specs
+/// Stage 6: the typed results of the run.
+fn score(
+    opts: &BenchOptions,
+    pkg: &ValidatedPackage,
+    media_types: &BTreeMap<String, Label>,
+    worker: WorkerRecord,
+    run: &PipelineRun,
+    clock: RunClock,
+) -> BenchResults {
+    let scored = score_report(&run.scored);
+    let cfg = pkg.config();
+    let per_dataset = media_types
         .iter()
-        .map(|s| (s.name.clone(), s.media_type.as_str().to_string()))
-        .collect();
-
-    let bar = if opts.progress {
-        let b = indicatif::ProgressBar::new(0);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:30}] {pos}/{len} samples {per_sec} ETA {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        b.set_message(format!("{} {}", cfg.modality, cfg.name));
-        b
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-
-    let (tx, rx) = sync_channel::<Msg>(PIPELINE_DEPTH);
-    let batch_size = opts.batch_size.max(1);
-    let prep_p = prep.clone();
-    let bar_p = bar.clone();
-    let cancel_p = opts.cancel.clone();
-    let producer = std::thread::spawn(move || -> Duration {
-        let mut prep_time = Duration::ZERO;
-        for spec in &specs {
-            let iter = match datasets::open(spec, &open_opts) {
-                Ok(it) => it,
-                Err(e) => {
-                    let _ = tx.send(Msg::DatasetFailed {
-                        dataset: spec.name.clone(),
-                        message: e.to_string(),
-                    });
-                    continue;
-                }
-            };
-            let (lo, hi) = iter.size_hint();
-            bar_p.inc_length(hi.unwrap_or(lo) as u64);
-            let mut pending: Vec<Sample> = Vec::with_capacity(batch_size);
-            let mut iter = iter.peekable();
-            loop {
-                if is_cancelled(&cancel_p) {
-                    return prep_time;
-                }
-                let next = iter.next();
-                let done = next.is_none();
-                match next {
-                    Some(Ok(s)) => pending.push(s),
-                    Some(Err(e)) => {
-                        let (dataset, id) = e.sample().map_or_else(
-                            || (spec.name.clone(), String::new()),
-                            |(d, i)| (d.to_string(), i.to_string()),
-                        );
-                        bar_p.inc(1);
-                        if tx
-                            .send(Msg::Failed {
-                                item: Item {
-                                    dataset,
-                                    id,
-                                    label: spec.media_type,
-                                },
-                                kind: format!("read-{}", e.kind()),
-                                message: e.to_string(),
-                            })
-                            .is_err()
-                        {
-                            return prep_time;
-                        }
-                    }
-                    None => {}
-                }
-                if pending.len() == batch_size || (done && !pending.is_empty()) {
-                    let t = Instant::now();
-                    let results: Vec<Result<Tensor, String>> =
-                        pending.par_iter().map(|s| prep_p.run(&s.media)).collect();
-                    prep_time += t.elapsed();
-                    let mut items = Vec::new();
-                    let mut tensors = Vec::new();
-                    for (s, r) in pending.drain(..).zip(results) {
-                        let item = Item {
-                            dataset: s.dataset,
-                            id: s.id,
-                            label: s.label,
-                        };
-                        match r {
-                            Ok(t) => {
-                                items.push(item);
-                                tensors.push(t);
-                            }
-                            Err(message) => {
-                                bar_p.inc(1);
-                                if tx
-                                    .send(Msg::Failed {
-                                        item,
-                                        kind: "decode".into(),
-                                        message,
-                                    })
-                                    .is_err()
-                                {
-                                    return prep_time;
-                                }
-                            }
-                        }
-                    }
-                    if !items.is_empty() {
-                        let batch = stack(&prep_p, tensors);
-                        if tx.send(Msg::Batch(ReadyBatch { items, batch })).is_err() {
-                            return prep_time;
-                        }
-                    }
-                }
-                if done {
-                    break;
-                }
+        .map(|(name, &media_type)| {
+            let m = scored.per_dataset.get(name);
+            DatasetResult {
+                name: name.clone(),
+                media_type,
+                n: m.map_or(0, |m| m.n),
+                n_failed: run.failed_per_dataset.get(name).copied().unwrap_or(0),
+                metrics: m.map(Into::into),
+                robustness: None,
             }
-        }
-        prep_time
-    });
-
-    let mut errors = Errors::default();
-    let mut failed_per_dataset: BTreeMap<String, u64> = BTreeMap::new();
-    let mut preds: Vec<Prediction> = Vec::new();
-    let mut rows: Vec<PredictionRow> = Vec::new();
-    let mut infer_time = Duration::ZERO;
-    let mut restarts = 0usize;
-    let mut batch_index = 0usize;
-    let mut fatal: Option<WorkerError> = None;
-    let num_classes = cfg.model.num_classes as usize;
-    for msg in rx {
-        if is_cancelled(&opts.cancel) {
-            break;
-        }
-        match msg {
-            Msg::DatasetFailed { dataset, message } => {
-                errors.add("dataset", &dataset, "", &message);
-            }
-            Msg::Failed {
-                item,
-                kind,
-                message,
-            } => {
-                *failed_per_dataset.entry(item.dataset.clone()).or_default() += 1;
-                errors.add(&kind, &item.dataset, &item.id, &message);
-            }
-            Msg::Batch(rb) => {
-                let t = Instant::now();
-                let n = rb.items.len();
-                let res = worker.infer(batch_index, &rb.batch);
-                infer_time += t.elapsed();
-                batch_index += 1;
-                bar.inc(n as u64);
-                match res {
-                    Ok(logits) => {
-                        for (item, row) in
-                            rb.items.into_iter().zip(logits.chunks_exact(num_classes))
-                        {
-                            let probs = softmax(row);
-                            let ps = p_synthetic(&probs);
-                            rows.push(PredictionRow {
-                                dataset: item.dataset.clone(),
-                                sample_id: item.id,
-                                label: item.label,
-                                p_synthetic: ps,
-                                weight: 1.0,
-                            });
-                            preds.push(Prediction {
-                                label: item.label,
-                                p_synthetic: ps,
-                                weight: 1.0,
-                                dataset: Some(item.dataset),
-                                probs: (num_classes >= 3).then_some(probs),
-                            });
-                        }
-                    }
-                    Err(e) => {
-                        let msg = e.to_string();
-                        for item in &rb.items {
-                            *failed_per_dataset.entry(item.dataset.clone()).or_default() += 1;
-                            errors.add(e.kind(), &item.dataset, &item.id, &msg);
-                        }
-                        if e.is_fatal() {
-                            bar.suspend(|| eprintln!("warning: {msg}"));
-                            if restarts >= MAX_WORKER_RESTARTS {
-                                fatal = Some(e);
-                                break;
-                            }
-                            restarts += 1;
-                            match start_worker(&wopts) {
-                                Ok((w, _)) => worker = w,
-                                Err(e2) => {
-                                    fatal = Some(e2);
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    // After a cancel or a fatal error `rx` is dropped here first, so a producer blocked on
-    // a full channel sees the send fail and returns.
-    let prep_time = producer.join().unwrap_or_default();
-    bar.finish_and_clear();
-    worker.shutdown();
-    if is_cancelled(&opts.cancel) {
-        return Err(BenchError::Cancelled);
-    }
-    if let Some(e) = fatal {
-        return Err(BenchError::Worker(e));
-    }
-
-    let scored = score_report(&preds);
-    let n_ok = preds.len() as f64;
-    let total = t0.elapsed().as_secs_f64();
-    let per_dataset: Vec<Value> = media_types
-        .iter()
-        .map(|(name, mt)| {
-            let mut v = scored
-                .per_dataset
-                .get(name)
-                .map(|m| serde_json::to_value(m).unwrap_or(Value::Null))
-                .unwrap_or_else(|| json!({"n": 0}));
-            v["name"] = json!(name);
-            v["media_type"] = json!(mt);
-            v["n_failed"] = json!(failed_per_dataset.get(name).copied().unwrap_or(0));
-            v
         })
         .collect();
-    let mut overall = serde_json::to_value(&scored.overall).unwrap_or(Value::Null);
-    overall["binary_sn34_score"] = overall["sn34_score"].clone();
-    if let Some(mc) = &scored.multiclass {
-        overall["multiclass"] = serde_json::to_value(mc).unwrap_or(Value::Null);
-        overall["multiclass_sn34_score"] = json!(mc.sn34_score);
-    }
-    overall["n_failed"] = json!(failed_per_dataset.values().sum::<u64>());
+    let n_failed = run.failed_per_dataset.values().sum::<u64>();
+    let n_ok = run.scored.len() as f64;
+    let total = clock.t0.elapsed().as_secs_f64();
     let per_sample = |d: Duration| {
         if n_ok > 0.0 {
             d.as_secs_f64() * 1000.0 / n_ok
@@ -613,76 +831,45 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
             0.0
         }
     };
-    let results = json!({
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "gascli", "version": env!("CARGO_PKG_VERSION")},
-        "started_at": started.to_rfc3339(),
-        "finished_at": chrono::Utc::now().to_rfc3339(),
-        "host": std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default(),
-        "device": opts.device,
-        "model": {
-            "name": cfg.name, "version": cfg.version, "modality": cfg.modality.to_string(),
-            "num_classes": cfg.model.num_classes, "sha256": report.summary.sha256,
-            "path": opts.model.display().to_string(),
+    BenchResults {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool::default(),
+        started_at: clock.started,
+        finished_at: chrono::Utc::now(),
+        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default(),
+        device: opts.device.clone(),
+        model: ModelInfo {
+            name: cfg.name.clone(),
+            version: cfg.version.clone(),
+            modality: cfg.modality.to_string(),
+            num_classes: cfg.model.num_classes,
+            sha256: pkg.report().summary.sha256.clone(),
+            path: opts.model.display().to_string(),
         },
-        "mode": format!("{:?}", opts.mode).to_lowercase(),
-        "seed": opts.seed,
-        "batch_size": batch_size,
-        "sandbox": sandbox_json(&wopts),
-        "worker": worker_info,
-        "overall": overall,
-        "per_dataset": per_dataset,
-        "timing": {
-            "total_s": total,
-            "preprocess_s": prep_time.as_secs_f64(),
-            "inference_s": infer_time.as_secs_f64(),
-            "preprocess_ms_per_sample": per_sample(prep_time),
-            "inference_ms_per_sample": per_sample(infer_time),
-            "samples_per_s": if total > 0.0 { n_ok / total } else { 0.0 },
-            "worker_restarts": restarts,
-            "peak_rss_mib": peak_rss_mib(),
+        mode: opts.mode,
+        seed: opts.seed,
+        batch_size: opts.batch_size.max(1),
+        sandbox: worker.sandbox,
+        worker: worker.info,
+        overall: Overall::new(&scored.overall, scored.multiclass.clone(), n_failed),
+        per_dataset,
+        timing: Timing {
+            total_s: total,
+            preprocess_s: run.prep_time.as_secs_f64(),
+            inference_s: run.infer_time.as_secs_f64(),
+            preprocess_ms_per_sample: per_sample(run.prep_time),
+            inference_ms_per_sample: per_sample(run.infer_time),
+            samples_per_s: if total > 0.0 { n_ok / total } else { 0.0 },
+            worker_restarts: worker.restarts,
+            peak_rss_mib: peak_rss_mib(),
+            peak_rss_tree_mib: None,
         },
-        "errors": {"counts": errors.counts, "examples": errors.examples},
-    });
-
-    let dir = &opts.results_dir;
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-    gas_score::write_predictions_csv(&dir.join("predictions.csv"), &rows)?;
-    let report_rows: Vec<crate::report::ReportRow> = rows
-        .iter()
-        .map(|r| crate::report::ReportRow {
-            dataset: r.dataset.clone(),
-            id: r.sample_id.clone(),
-            label: r
-                .label
-                .as_str()
-                .parse()
-                .unwrap_or(datasets::Label::Synthetic),
-            p_synthetic: r.p_synthetic,
-        })
-        .collect();
-    write_atomic(
-        &dir.join("report.html"),
-        crate::report::render_html(&results, &report_rows).as_bytes(),
-    )?;
-    let pretty = serde_json::to_vec_pretty(&results).unwrap_or_default();
-    write_atomic(&dir.join("results.json"), &pretty)?;
-    Ok(BenchOutcome {
-        results,
-        results_dir: dir.clone(),
-    })
-}
-
-fn sandbox_json(w: &WorkerOptions) -> Value {
-    let mut limits = serde_json::to_value(&w.sandbox).unwrap_or(Value::Null);
-    if let Some(o) = limits.as_object_mut() {
-        o.remove("scratch"); // a temporary directory, gone after the run
+        errors: run.errors.clone(),
+        provenance: None,
+        robustness: None,
     }
-    json!({
-        "enabled": w.launcher.is_some(),
-        "limits": limits,
-        "batch_timeout_s": w.batch_timeout.as_secs(),
-    })
 }
 
 /// Writes a file through a temp file in the same directory + rename.

@@ -1,8 +1,11 @@
 //! HTML report: structure, charts, worst-mistakes table, escaping, offline-only resources.
 
-use gas_bench::datasets::Label;
-use gas_bench::report::{ReportRow, WORST_ROWS, render_html};
-use serde_json::json;
+use gas_bench::datasets::{Label, Mode};
+use gas_bench::report::{WORST_ROWS, render_html};
+use gas_bench::results::{
+    BenchResults, DatasetResult, ErrorExample, Metrics, ModelInfo, Overall, Timing,
+};
+use gas_score::PredictionRow;
 
 /// Checks that every non-void element we open is closed in order (a small structural parser for
 /// the subset of HTML the report emits).
@@ -47,38 +50,107 @@ fn section<'a>(html: &'a str, id: &str) -> &'a str {
     &rest[..end]
 }
 
-fn fixture() -> (serde_json::Value, Vec<ReportRow>) {
-    let results = json!({
-        "schema_version": 1,
-        "tool_version": "0.1.0",
-        "finished_at": "2026-11-25T06:00:00Z",
-        "model": {"name": "detector-x", "version": "1.2", "modality": "image", "sha256": "ab".repeat(32)},
-        "mode": "small",
-        "seed": 42,
-        "overall": {"n": 40, "accuracy": 0.875, "mcc": 0.75, "brier": 0.1, "cross_entropy": 0.3, "sn34_score": 0.8123},
-        "per_dataset": [
-            {"name": "faces/real", "media_type": "real", "n": 20, "n_failed": 1, "accuracy": 0.9, "mcc": 0.0, "brier": 0.08},
-            {"name": "<script>alert(1)</script>", "media_type": "synthetic", "n": 20, "n_failed": 0, "accuracy": 0.85}
+fn metrics(accuracy: f64, mcc: Option<f64>, brier: f64, sn34: Option<f64>) -> Metrics {
+    Metrics {
+        weight_sum: 0.0,
+        n_real: 0,
+        n_synthetic: 0,
+        accuracy,
+        mcc,
+        brier,
+        cross_entropy: 0.3,
+        mcc_norm: None,
+        brier_norm: 0.0,
+        sn34_score: sn34,
+        confusion: Default::default(),
+    }
+}
+
+fn dataset(name: &str, media_type: Label, n: u64, n_failed: u64, m: Metrics) -> DatasetResult {
+    DatasetResult {
+        name: name.into(),
+        media_type,
+        n,
+        n_failed,
+        metrics: Some(m),
+        robustness: None,
+    }
+}
+
+fn row(dataset: &str, id: String, label: Label, p_synthetic: f64) -> PredictionRow {
+    PredictionRow {
+        dataset: dataset.into(),
+        sample_id: id,
+        label,
+        p_synthetic,
+        weight: 1.0,
+    }
+}
+
+fn fixture() -> (BenchResults, Vec<PredictionRow>) {
+    let overall = Overall {
+        n: 40,
+        metrics: metrics(0.875, Some(0.75), 0.1, Some(0.8123)),
+        ..Overall::default()
+    };
+    let mut results = BenchResults {
+        model: ModelInfo {
+            name: "detector-x".into(),
+            version: "1.2".into(),
+            modality: "image".into(),
+            sha256: Some("ab".repeat(32)),
+            ..ModelInfo::default()
+        },
+        mode: Mode::Small,
+        seed: 42,
+        overall,
+        per_dataset: vec![
+            dataset(
+                "faces/real",
+                Label::Real,
+                20,
+                1,
+                metrics(0.9, Some(0.0), 0.08, None),
+            ),
+            dataset(
+                "<script>alert(1)</script>",
+                Label::Synthetic,
+                20,
+                0,
+                metrics(0.85, None, 0.2, None),
+            ),
         ],
-        "timing": {"decode_ms_per_sample": 1.5, "samples_per_s": 120.0},
-        "errors": {"counts": {"unreadable_media": 1}, "examples": ["faces/real: x.png <bad>"]}
+        timing: Timing {
+            samples_per_s: 120.0,
+            ..Timing::default()
+        },
+        ..BenchResults::default()
+    };
+    results.errors.counts.insert("unreadable_media".into(), 1);
+    results.errors.examples.push(ErrorExample {
+        kind: "unreadable_media".into(),
+        dataset: "faces/real".into(),
+        id: "x.png".into(),
+        message: "<bad>".into(),
     });
     let mut rows = Vec::new();
     for i in 0..20 {
-        rows.push(ReportRow {
-            dataset: "faces/real".into(),
-            id: format!("r{i}.png"),
-            label: Label::Real,
-            p_synthetic: i as f64 / 40.0, // 0 .. 0.475: all correct
-        });
+        // 0 .. 0.475: all correct
+        rows.push(row(
+            "faces/real",
+            format!("r{i}.png"),
+            Label::Real,
+            i as f64 / 40.0,
+        ));
     }
     for i in 0..20 {
-        rows.push(ReportRow {
-            dataset: "<script>alert(1)</script>".into(),
-            id: format!("s{i}\"<img src=x>.png"),
-            label: Label::Synthetic,
-            p_synthetic: i as f64 / 20.0, // 0 .. 0.95: the first 10 are wrong
-        });
+        // 0 .. 0.95: the first 10 are wrong
+        rows.push(row(
+            "<script>alert(1)</script>",
+            format!("s{i}\"<img src=x>.png"),
+            Label::Synthetic,
+            i as f64 / 20.0,
+        ));
     }
     (results, rows)
 }
@@ -150,15 +222,17 @@ fn report_is_offline_and_escapes_user_text() {
 
 #[test]
 fn worst_table_is_capped() {
-    let rows: Vec<ReportRow> = (0..100)
-        .map(|i| ReportRow {
-            dataset: "d".into(),
-            id: format!("{i:03}"),
-            label: Label::Semisynthetic,
-            p_synthetic: i as f64 / 1000.0,
+    let rows: Vec<PredictionRow> = (0..100)
+        .map(|i| {
+            row(
+                "d",
+                format!("{i:03}"),
+                Label::Semisynthetic,
+                i as f64 / 1000.0,
+            )
         })
         .collect();
-    let html = render_html(&json!({}), &rows);
+    let html = render_html(&BenchResults::default(), &rows);
     let worst = section(&html, "worst");
     assert_eq!(worst.matches("<tr>").count(), 1 + WORST_ROWS);
     assert!(html.contains("100 of 100 misclassified"));
@@ -170,15 +244,22 @@ fn worst_table_is_capped() {
 
 #[test]
 fn report_tolerates_missing_fields_and_no_predictions() {
-    let html = render_html(&json!({"overall": null, "per_dataset": {}}), &[]);
+    let html = render_html(&BenchResults::default(), &[]);
     assert_balanced(&html);
     assert!(html.contains("No per-sample predictions"));
     assert!(html.contains("No per-dataset results"));
     assert!(html.contains("id=\"sn34\">—<"));
-    // per_dataset as an object keyed by name, metrics under `binary`.
-    let html = render_html(
-        &json!({"per_dataset": {"a&b": {"n": 3, "binary": {"accuracy": 0.5}}}}),
-        &[],
-    );
+    // A dataset name that needs escaping.
+    let results = BenchResults {
+        per_dataset: vec![dataset(
+            "a&b",
+            Label::Real,
+            3,
+            0,
+            metrics(0.5, None, 0.25, None),
+        )],
+        ..BenchResults::default()
+    };
+    let html = render_html(&results, &[]);
     assert!(html.contains("<td>a&amp;b</td>") && html.contains("<td>0.5000</td>"));
 }

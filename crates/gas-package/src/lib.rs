@@ -1,7 +1,11 @@
 //! `gas-package` owns the GAS model package format: `model_config.yaml` (typed config and its
 //! schema check), the safetensors header check, ZIP safety rules, the static analysis of
-//! `model.py` ([`analyzer`]), the deterministic package ZIP ([`package_dir`]) and safe extraction
-//! into a scratch directory ([`materialize`]).
+//! `model.py` ([`analyzer`]), the deterministic package ZIP ([`package`], [`package_dir`]) and
+//! safe extraction into a scratch directory ([`materialize`]).
+//!
+//! Validate once: [`validate`] gives the full report (for display); [`validate_package`] gives a
+//! [`ValidatedPackage`] handle (path, report, parsed config) that [`materialize`] and
+//! [`package`] take, so a benchmark or a push checks a package exactly once.
 //!
 //! It must not run model code, load weights into memory, touch the network or the chain, or
 //! write anywhere except the output path / scratch directory it is given. Rule ids are listed
@@ -105,6 +109,61 @@ pub struct ValidationReport {
     pub errors: Vec<Finding>,
     pub warnings: Vec<Finding>,
     pub summary: Summary,
+}
+
+/// A package that passed [`validate`]: its path, its report and its parsed config. Only
+/// [`validate_package`] makes one, so [`materialize`] and [`package`] need not check again.
+#[derive(Debug, Clone)]
+pub struct ValidatedPackage {
+    path: PathBuf,
+    report: ValidationReport,
+    config: ModelConfig,
+}
+
+impl ValidatedPackage {
+    /// The directory or ZIP that was validated.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// The report (no errors; warnings and the summary).
+    pub fn report(&self) -> &ValidationReport {
+        &self.report
+    }
+    /// The parsed `model_config.yaml`.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+    /// SHA-256 of the ZIP, or of the deterministic ZIP the directory packages to.
+    pub fn sha256(&self) -> Option<&str> {
+        self.report.summary.sha256.as_deref()
+    }
+    /// Whether the package is a directory (else a ZIP).
+    pub fn is_dir(&self) -> bool {
+        self.path.is_dir()
+    }
+    pub fn into_report(self) -> ValidationReport {
+        self.report
+    }
+}
+
+/// [`validate`], then the handle of a valid package; an invalid one is
+/// [`PackageError::Invalid`] with the whole report.
+pub fn validate_package(
+    path: &Path,
+    opts: &ValidateOptions,
+) -> Result<ValidatedPackage, PackageError> {
+    let report = validate(path, opts)?;
+    match report.config.clone() {
+        Some(config) if report.valid => Ok(ValidatedPackage {
+            path: path.to_path_buf(),
+            report,
+            config,
+        }),
+        _ => Err(PackageError::Invalid {
+            path: path.to_path_buf(),
+            report: Box::new(report),
+        }),
+    }
 }
 
 /// Options of [`validate`].
@@ -460,11 +519,17 @@ pub fn package_dir(dir: &Path, out: &Path) -> Result<PackageOutput, PackageError
             path: dir.to_path_buf(),
         });
     }
-    let report = validate(dir, &ValidateOptions::default())?;
-    if !report.valid {
-        return Err(PackageError::Invalid {
+    package(&validate_package(dir, &ValidateOptions::default())?, out)
+}
+
+/// Write the deterministic ZIP of a validated package directory to `out` atomically (temp file
+/// in the same directory + rename). A ZIP is already a package: [`PackageError::NotAPackage`].
+pub fn package(pkg: &ValidatedPackage, out: &Path) -> Result<PackageOutput, PackageError> {
+    let dir = pkg.path();
+    let meta = std::fs::metadata(dir).map_err(io_err(dir))?;
+    if !meta.is_dir() {
+        return Err(PackageError::NotAPackage {
             path: dir.to_path_buf(),
-            report: Box::new(report),
         });
     }
     let src = zipio::Source::open_dir(dir)?;
@@ -495,27 +560,29 @@ pub fn package_dir(dir: &Path, out: &Path) -> Result<PackageOutput, PackageError
     Ok(PackageOutput {
         sha256,
         size_bytes,
-        report,
+        report: pkg.report().clone(),
     })
 }
 
-/// Put a valid package (directory or ZIP) into `scratch` (an existing, empty directory):
+/// Put a validated package (directory or ZIP) into `scratch` (an existing, empty directory):
 /// only the package files are copied/extracted, into `scratch/package`, never following or
-/// creating symlinks and never writing outside `scratch`. Returns that directory.
-pub fn materialize(path: &Path, scratch: &Path) -> Result<PathBuf, PackageError> {
-    let report = validate(path, &ValidateOptions::default())?;
-    if !report.valid {
-        return Err(PackageError::Invalid {
-            path: path.to_path_buf(),
-            report: Box::new(report),
-        });
-    }
+/// creating symlinks and never writing outside `scratch`. Returns that directory. The ZIP
+/// safety rules are applied again while reading (they are part of opening a source).
+pub fn materialize(pkg: &ValidatedPackage, scratch: &Path) -> Result<PathBuf, PackageError> {
+    let path = pkg.path();
     let meta = std::fs::metadata(path).map_err(io_err(path))?;
     let mut src = if meta.is_dir() {
         zipio::Source::open_dir(path)?
     } else {
         zipio::Source::open_zip(path)?
     };
+    if let Some(f) = src.errors.first() {
+        // The package changed on disk after it was validated.
+        return Err(PackageError::Zip {
+            path: path.to_path_buf(),
+            message: format!("changed since it was validated: {f}"),
+        });
+    }
     let target = scratch.join("package");
     std::fs::create_dir(&target).map_err(io_err(&target))?;
     for name in package_names(&src) {

@@ -1,49 +1,36 @@
 //! Package-level behaviour: validate on directories and ZIPs (safety rules), deterministic
 //! packaging, materialize.
 
-use gas_package::{PackageError, ValidateOptions, materialize, package_dir, sha256_file, validate};
+use gas_package::{
+    PackageError, ValidateOptions, ValidatedPackage, materialize, package_dir, sha256_file,
+    validate, validate_package,
+};
 use std::io::Write;
 use std::path::Path;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-const CONFIG: &str = "name: t\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [8, 8]\nmodel:\n  num_classes: 2\n";
-const MODEL: &str = "import torch\nfrom safetensors.torch import load_file\n\ndef load_model(weights_path, num_classes=2):\n    m = torch.nn.Linear(2, num_classes)\n    m.load_state_dict(load_file(weights_path))\n    return m.eval()\n";
-
-/// A safetensors file with one F32 tensor of `n` elements (zero data).
-fn safetensors(n: usize) -> Vec<u8> {
-    let h = format!(
-        r#"{{"w":{{"dtype":"F32","shape":[{n}],"data_offsets":[0,{}]}}}}"#,
-        n * 4
-    );
-    let mut v = (h.len() as u64).to_le_bytes().to_vec();
-    v.extend_from_slice(h.as_bytes());
-    v.resize(v.len() + n * 4, 0);
-    v
-}
+use gas_test_support::{IMAGE_CONFIG as CONFIG, MODEL_PY as MODEL, safetensors};
 
 fn write_dir(dir: &Path) {
-    std::fs::write(dir.join("model_config.yaml"), CONFIG).unwrap();
-    std::fs::write(dir.join("model.py"), MODEL).unwrap();
-    std::fs::write(dir.join("model.safetensors"), safetensors(6)).unwrap();
+    gas_test_support::write_package(dir, CONFIG, MODEL, 6);
 }
 
 fn zip_of(path: &Path, entries: &[(&str, &[u8])]) {
-    let f = std::fs::File::create(path).unwrap();
-    let mut z = ZipWriter::new(f);
-    for (name, data) in entries {
-        z.start_file(*name, SimpleFileOptions::default()).unwrap();
-        z.write_all(data).unwrap();
-    }
-    z.finish().unwrap();
+    std::fs::write(path, gas_test_support::zip_bytes(entries)).unwrap();
 }
 
 fn good_entries() -> Vec<(&'static str, Vec<u8>)> {
-    vec![
-        ("model_config.yaml", CONFIG.as_bytes().to_vec()),
-        ("model.py", MODEL.as_bytes().to_vec()),
-        ("model.safetensors", safetensors(6)),
-    ]
+    gas_test_support::package_files(CONFIG, MODEL, 6)
+}
+
+/// Validate once, then extract from the handle (what a benchmark does).
+fn validate_and_materialize(
+    path: &Path,
+    scratch: &Path,
+) -> Result<std::path::PathBuf, PackageError> {
+    let pkg: ValidatedPackage = validate_package(path, &ValidateOptions::default())?;
+    materialize(&pkg, scratch)
 }
 
 fn rules(path: &Path) -> Vec<String> {
@@ -225,7 +212,7 @@ fn zip_symlink_entry() {
     assert!(rules(&z).contains(&"zip-symlink".to_string()));
     let scratch = tempfile::tempdir().unwrap();
     assert!(matches!(
-        materialize(&z, scratch.path()),
+        validate_and_materialize(&z, scratch.path()),
         Err(PackageError::Invalid { .. })
     ));
 }
@@ -338,7 +325,7 @@ fn materialize_zip_and_dir() {
     package_dir(t.path(), &out).unwrap();
     for src in [out.as_path(), t.path()] {
         let scratch = tempfile::tempdir().unwrap();
-        let dir = materialize(src, scratch.path()).unwrap();
+        let dir = validate_and_materialize(src, scratch.path()).unwrap();
         assert!(dir.starts_with(scratch.path()));
         let mut names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
@@ -396,7 +383,7 @@ proptest::proptest! {
         std::fs::write(&z, &bytes).unwrap();
         let _ = validate(&z, &ValidateOptions::default());
         let scratch = tempfile::tempdir().unwrap();
-        if let Ok(dir) = materialize(&z, scratch.path()) {
+        if let Ok(dir) = validate_and_materialize(&z, scratch.path()) {
             proptest::prop_assert!(dir.starts_with(scratch.path()));
         }
     }

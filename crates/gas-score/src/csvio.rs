@@ -143,9 +143,32 @@ pub fn read_predictions_csv(path: &Path) -> Result<Vec<Prediction>, ScoreError> 
     Ok(out)
 }
 
-/// Writes predictions atomically (temp file in the same directory, then rename), with columns
-/// `dataset,sample_id,label,p_synthetic,weight`. Probabilities keep full precision (`{:?}` of f64
-/// round-trips exactly).
+/// The predictions CSV of `rows`, columns `dataset,sample_id,label,p_synthetic,weight`.
+/// Probabilities keep full precision (`{:?}` of f64 round-trips exactly).
+pub fn predictions_csv(rows: &[PredictionRow]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 * (rows.len() + 1));
+    // Writing into a Vec cannot fail.
+    let _ = write_rows(&mut out, rows);
+    out
+}
+
+fn write_rows(out: &mut impl Write, rows: &[PredictionRow]) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(["dataset", "sample_id", "label", "p_synthetic", "weight"])?;
+    for r in rows {
+        w.write_record([
+            r.dataset.as_str(),
+            r.sample_id.as_str(),
+            r.label.as_str(),
+            &format!("{:?}", r.p_synthetic),
+            &format!("{:?}", r.weight),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes [`predictions_csv`] atomically (temp file in the same directory, then rename).
 pub fn write_predictions_csv(path: &Path, rows: &[PredictionRow]) -> Result<(), ScoreError> {
     let io = |source| ScoreError::Io {
         path: path.to_path_buf(),
@@ -157,23 +180,10 @@ pub fn write_predictions_csv(path: &Path, rows: &[PredictionRow]) -> Result<(), 
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     {
-        let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp.as_file_mut()));
-        let csv_io = |e: csv::Error| io(std::io::Error::other(e.to_string()));
-        w.write_record(["dataset", "sample_id", "label", "p_synthetic", "weight"])
-            .map_err(csv_io)?;
-        for r in rows {
-            w.write_record([
-                r.dataset.as_str(),
-                r.sample_id.as_str(),
-                r.label.as_str(),
-                &format!("{:?}", r.p_synthetic),
-                &format!("{:?}", r.weight),
-            ])
-            .map_err(csv_io)?;
-        }
-        w.flush().map_err(io)?;
+        let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
+        write_rows(&mut buf, rows).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+        buf.flush().map_err(io)?;
     }
-    tmp.as_file_mut().flush().map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())

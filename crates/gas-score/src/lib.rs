@@ -24,7 +24,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod csvio;
-pub use csvio::{PredictionRow, read_predictions_csv, write_predictions_csv};
+pub use csvio::{PredictionRow, predictions_csv, read_predictions_csv, write_predictions_csv};
 
 /// Probability clip used by Brier and cross-entropy.
 pub const EPS: f64 = 1e-7;

@@ -75,7 +75,7 @@ fn bench(args: &[&str], results: &Path) -> (Option<i32>, Value, String) {
 }
 
 fn check_run(v: &Value, results: &Path, n: u64, min_acc: f64) {
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], gas_bench::results::SCHEMA_VERSION);
     assert_eq!(v["overall"]["n"], n, "{v:#}");
     let acc = v["overall"]["accuracy"].as_f64().unwrap();
     assert!(acc >= min_acc, "accuracy {acc} < {min_acc}: {v:#}");
@@ -287,7 +287,10 @@ fn wrong_output_shape_and_nan_are_reported() {
             ],
             res.path(),
         );
-        assert_eq!(code, Some(0), "{err}");
+        // every sample failed: the run failed (README: exit 1), results still written
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains("every sample failed"), "{err}");
+        assert!(res.path().join("results.json").is_file());
         assert_eq!(v["overall"]["n"], 0);
         assert_eq!(v["overall"]["n_failed"], 24);
         assert_eq!(v["errors"]["counts"]["output"], 24, "{v:#}");
@@ -297,4 +300,41 @@ fn wrong_output_shape_and_nan_are_reported() {
             "{msg}"
         );
     }
+}
+
+#[test]
+fn model_that_fails_to_load_exits_1() {
+    if python().is_none() {
+        return;
+    }
+    let pkg = tempfile::tempdir().unwrap();
+    for f in ["model_config.yaml", "model.safetensors"] {
+        std::fs::copy(
+            root().join("examples/image-detector").join(f),
+            pkg.path().join(f),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        pkg.path().join("model.py"),
+        "def load_model(weights_path, num_classes=2):\n    raise ValueError('no weights for you')\n",
+    )
+    .unwrap();
+    let res = tempfile::tempdir().unwrap();
+    let (code, _, err) = bench(
+        &[
+            "--debug",
+            "--image-model",
+            pkg.path().to_str().unwrap(),
+            "--data-dir",
+            "examples/data/image",
+        ],
+        res.path(),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("could not be run") && err.contains("no weights for you"),
+        "{err}"
+    );
+    assert!(!res.path().join("results.json").exists());
 }

@@ -4,25 +4,9 @@ use sha2::Digest;
 use std::path::Path;
 use std::process::Command;
 
-const CONFIG: &str = "name: t\nversion: \"1\"\nmodality: audio\npreprocessing:\n  sample_rate: 16000\n  duration_seconds: 6.0\nmodel:\n  num_classes: 2\n";
-const MODEL: &str = "import torch\n\ndef load_model(weights_path, num_classes=2):\n    return torch.nn.Linear(2, num_classes).eval()\n";
-
-fn safetensors(n: usize) -> Vec<u8> {
-    let h = format!(
-        r#"{{"w":{{"dtype":"F32","shape":[{n}],"data_offsets":[0,{}]}}}}"#,
-        n * 4
-    );
-    let mut v = (h.len() as u64).to_le_bytes().to_vec();
-    v.extend_from_slice(h.as_bytes());
-    v.resize(v.len() + n * 4, 0);
-    v
-}
-
 fn write_pkg(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("model_config.yaml"), CONFIG).unwrap();
-    std::fs::write(dir.join("model.py"), MODEL).unwrap();
-    std::fs::write(dir.join("model.safetensors"), safetensors(16)).unwrap();
+    use gas_test_support::{AUDIO_CONFIG, MODEL_PY_NO_WEIGHTS};
+    gas_test_support::write_package(dir, AUDIO_CONFIG, MODEL_PY_NO_WEIGHTS, 16);
 }
 
 fn gascli(args: &[&str]) -> (i32, String, String) {

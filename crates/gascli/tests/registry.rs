@@ -73,22 +73,8 @@ fn presigned_body(data: &[u8], modality: &str) -> Vec<u8> {
 /// A valid package ZIP built with `gas_package::package_dir` (what `gascli d package` does).
 fn valid_package(dir: &Path) -> Vec<u8> {
     let src = dir.join("model-src");
-    std::fs::create_dir_all(&src).unwrap();
-    std::fs::write(
-        src.join("model_config.yaml"),
-        "name: t\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [8, 8]\nmodel:\n  num_classes: 2\n",
-    )
-    .unwrap();
-    std::fs::write(
-        src.join("model.py"),
-        "import torch\nfrom safetensors.torch import load_file\n\ndef load_model(weights_path, num_classes=2):\n    m = torch.nn.Linear(2, num_classes)\n    m.load_state_dict(load_file(weights_path))\n    return m.eval()\n",
-    )
-    .unwrap();
-    let h = r#"{"w":{"dtype":"F32","shape":[6],"data_offsets":[0,24]}}"#;
-    let mut st = (h.len() as u64).to_le_bytes().to_vec();
-    st.extend_from_slice(h.as_bytes());
-    st.resize(st.len() + 24, 0);
-    std::fs::write(src.join("model.safetensors"), st).unwrap();
+    use gas_test_support::{IMAGE_CONFIG, MODEL_PY};
+    gas_test_support::write_package(&src, IMAGE_CONFIG, MODEL_PY, 6);
     let out = dir.join("model.zip");
     let p = gas_package::package_dir(&src, &out).unwrap();
     assert!(p.report.valid, "{:?}", p.report.errors);

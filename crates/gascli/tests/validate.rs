@@ -3,24 +3,10 @@
 use std::path::Path;
 use std::process::Command;
 
-const CONFIG: &str = "name: t\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [8, 8]\nmodel:\n  num_classes: 2\n";
-const MODEL: &str = "import torch\n\ndef load_model(weights_path, num_classes=2):\n    return torch.nn.Linear(2, num_classes).eval()\n";
-
-fn safetensors(n: usize) -> Vec<u8> {
-    let h = format!(
-        r#"{{"w":{{"dtype":"F32","shape":[{n}],"data_offsets":[0,{}]}}}}"#,
-        n * 4
-    );
-    let mut v = (h.len() as u64).to_le_bytes().to_vec();
-    v.extend_from_slice(h.as_bytes());
-    v.resize(v.len() + n * 4, 0);
-    v
-}
+use gas_test_support::MODEL_PY_NO_WEIGHTS as MODEL;
 
 fn write_pkg(dir: &Path, model_py: &str) {
-    std::fs::write(dir.join("model_config.yaml"), CONFIG).unwrap();
-    std::fs::write(dir.join("model.py"), model_py).unwrap();
-    std::fs::write(dir.join("model.safetensors"), safetensors(4)).unwrap();
+    gas_test_support::write_package(dir, gas_test_support::IMAGE_CONFIG, model_py, 4);
 }
 
 fn gascli(args: &[&str]) -> (i32, String, String) {

@@ -5,10 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use gas_bench::datasets::{Mode, default_cache_dir};
-use gas_bench::runner::{BenchError, BenchOptions, DataSource, run_bench};
+use gas_bench::runner::{BenchError, BenchOptions, BenchOutcome, DataSource, RunFiles, run_bench};
 use gas_bench::worker::{find_python, find_worker_script};
 use gas_package::Modality;
-use serde_json::Value;
 
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("models").required(true).multiple(true))]
@@ -66,95 +65,88 @@ pub struct Args {
     pub json: bool,
 }
 
-fn fmt_opt(v: &Value) -> String {
-    v.as_f64()
+fn fmt_opt(v: Option<f64>) -> String {
+    v.filter(|x| x.is_finite())
         .map_or_else(|| "—".to_string(), |x| format!("{x:.4}"))
 }
 
-fn print_table(r: &Value, dir: &std::path::Path) {
-    let m = &r["model"];
+fn print_table(out: &BenchOutcome) {
+    let r = &out.results;
+    let m = &r.model;
     println!(
         "\n{} {} ({}) — mode {}, seed {}",
-        m["name"].as_str().unwrap_or("?"),
-        m["version"].as_str().unwrap_or(""),
-        m["modality"].as_str().unwrap_or("?"),
-        r["mode"].as_str().unwrap_or("?"),
-        r["seed"]
+        m.name, m.version, m.modality, r.mode, r.seed
     );
     println!(
         "{:<36} {:<13} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8}",
         "dataset", "media_type", "n", "failed", "accuracy", "mcc", "brier", "sn34"
     );
-    for d in r["per_dataset"].as_array().into_iter().flatten() {
+    for d in &r.per_dataset {
+        let dm = d.metrics.as_ref();
         println!(
             "{:<36} {:<13} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8}",
-            d["name"].as_str().unwrap_or("?"),
-            d["media_type"].as_str().unwrap_or("?"),
-            d["n"],
-            d["n_failed"],
-            fmt_opt(&d["accuracy"]),
-            fmt_opt(&d["mcc"]),
-            fmt_opt(&d["brier"]),
-            fmt_opt(&d["sn34_score"]),
+            d.name,
+            d.media_type.as_str(),
+            d.n,
+            d.n_failed,
+            fmt_opt(dm.map(|m| m.accuracy)),
+            fmt_opt(dm.and_then(|m| m.mcc)),
+            fmt_opt(dm.map(|m| m.brier)),
+            fmt_opt(dm.and_then(|m| m.sn34_score)),
         );
     }
-    let o = &r["overall"];
+    let o = &r.overall;
+    let om = &o.metrics;
     println!(
         "{:<36} {:<13} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8}",
         "OVERALL",
         "",
-        o["n"],
-        o["n_failed"],
-        fmt_opt(&o["accuracy"]),
-        fmt_opt(&o["mcc"]),
-        fmt_opt(&o["brier"]),
-        fmt_opt(&o["sn34_score"]),
+        o.n,
+        o.n_failed,
+        fmt_opt(Some(om.accuracy)),
+        fmt_opt(om.mcc),
+        fmt_opt(Some(om.brier)),
+        fmt_opt(om.sn34_score),
     );
     println!(
         "sn34_score {}  (mcc_norm {}, brier_norm {}, cross-entropy {})",
-        fmt_opt(&o["sn34_score"]),
-        fmt_opt(&o["mcc_norm"]),
-        fmt_opt(&o["brier_norm"]),
-        fmt_opt(&o["cross_entropy"])
+        fmt_opt(om.sn34_score),
+        fmt_opt(om.mcc_norm),
+        fmt_opt(Some(om.brier_norm)),
+        fmt_opt(Some(om.cross_entropy))
     );
-    if let Some(mc) = o.get("multiclass_sn34_score") {
-        println!("multiclass_sn34_score {}", fmt_opt(mc));
+    if let Some(mc) = o.multiclass_sn34_score {
+        println!("multiclass_sn34_score {}", fmt_opt(Some(mc)));
     }
-    let t = &r["timing"];
+    let t = &r.timing;
     println!(
         "{:.1} samples/s  (preprocess {:.2} ms/sample, inference {:.2} ms/sample, total {:.1} s)",
-        t["samples_per_s"].as_f64().unwrap_or(0.0),
-        t["preprocess_ms_per_sample"].as_f64().unwrap_or(0.0),
-        t["inference_ms_per_sample"].as_f64().unwrap_or(0.0),
-        t["total_s"].as_f64().unwrap_or(0.0),
+        t.samples_per_s, t.preprocess_ms_per_sample, t.inference_ms_per_sample, t.total_s,
     );
-    if let Some(counts) = r["errors"]["counts"].as_object().filter(|c| !c.is_empty()) {
-        let list: Vec<String> = counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    if !r.errors.counts.is_empty() {
+        let list: Vec<String> = r
+            .errors
+            .counts
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
         println!("errors: {}", list.join(", "));
-        for ex in r["errors"]["examples"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .take(3)
-        {
+        for ex in r.errors.examples.iter().take(3) {
             println!(
                 "  e.g. {} {}: {}",
-                ex["dataset"].as_str().unwrap_or(""),
-                ex["id"].as_str().unwrap_or(""),
-                ex["message"]
-                    .as_str()
-                    .unwrap_or("")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
+                ex.dataset,
+                ex.id,
+                ex.message.lines().next().unwrap_or("")
             );
         }
     }
-    println!(
-        "results: {}  report: {}",
-        dir.join("results.json").display(),
-        dir.join("report.html").display()
-    );
+    if let Some(dir) = &out.results_dir {
+        println!(
+            "results: {}  report: {}",
+            dir.join(RunFiles::RESULTS_JSON).display(),
+            dir.join(RunFiles::REPORT_HTML).display()
+        );
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -196,7 +188,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let several = models.len() > 1;
     let mut all = Vec::new();
-    let mut invalid = false;
+    let mut failed = false;
     for (modality, path) in models {
         let name = path
             .file_stem()
@@ -220,7 +212,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             seed: args.seed,
             cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
             offline: args.offline,
-            results_dir,
+            results_dir: Some(results_dir),
+            scratch_parent: None,
             batch_size: args.worker.batch_size,
             device: args.worker.device.clone(),
             fast_decode: args.fast_decode,
@@ -232,12 +225,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         match run_bench(&opts) {
             Ok(out) => {
                 if !args.json {
-                    print_table(&out.results, &out.results_dir);
+                    print_table(&out);
+                }
+                if let Some(why) = out.results.failure() {
+                    failed = true;
+                    eprintln!("error: benchmark of {} failed: {why}", path.display());
                 }
                 all.push(out.results);
             }
             Err(BenchError::Invalid { path, report }) => {
-                invalid = true;
+                failed = true;
                 eprintln!("{path}: invalid {modality} package, not benchmarked:");
                 for e in &report.errors {
                     let at = match (e.line, e.column) {
@@ -247,6 +244,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     eprintln!("  {}{at}: [{}] {}", e.file, e.rule, e.message);
                 }
             }
+            // The model failed to load, or crashed / hung every time: the run failed (1).
+            Err(e) if e.is_model_fault() => {
+                failed = true;
+                eprintln!(
+                    "error: benchmark of {} failed: the model could not be run: {e}",
+                    path.display()
+                );
+            }
             Err(e) => {
                 return Err(anyhow::Error::new(e)
                     .context(format!("benchmark of {} failed", path.display())));
@@ -254,14 +259,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     if args.json {
-        let v = if all.len() == 1 {
-            all.pop().unwrap_or_default()
-        } else {
-            Value::Array(all)
+        let text = match all.as_slice() {
+            [] => "null".to_string(),
+            [one] => serde_json::to_string_pretty(one)?,
+            several => serde_json::to_string_pretty(several)?,
         };
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{text}");
     }
-    Ok(if invalid {
+    Ok(if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

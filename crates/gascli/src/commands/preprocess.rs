@@ -1,14 +1,12 @@
 //! `gascli d preprocess --model PATH MEDIA... -o OUT.npy`: the exact batch tensor a model
-//! receives for some media files (bench.md preprocessing via `gas_media`), as NumPy `.npy`:
-//! uint8 `[N,3,H,W]` (image), uint8 `[N,T,3,H,W]` (video), float32 `[N,samples]` (audio).
+//! receives for some media files, as NumPy `.npy` (`gas_bench::preprocess`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use gas_media::{AudioOptions, ImageOptions, MediaError, VideoOptions};
-use gas_package::{CONFIG_FILE, Modality, ModelConfig};
-use rayon::prelude::*;
+use gas_bench::media_options::{DecodeFlags, Dtype};
+use gas_bench::preprocess::{PreprocessError, PreprocessOptions, preprocess_files};
+use gas_package::Modality;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,169 +28,50 @@ pub struct Args {
     pub exif: bool,
 }
 
-/// Defaults when a config leaves a field out (bench.md / package.md examples).
-const DEFAULT_MAX_FRAMES: u32 = 16;
-
-fn load_config(path: &Path) -> anyhow::Result<ModelConfig> {
-    let yaml = if path.is_dir() {
-        Some(path.join(CONFIG_FILE))
-    } else if matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    ) {
-        Some(path.to_path_buf())
-    } else {
-        None
-    };
-    let (config, errors) = match yaml {
-        Some(file) => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let check = gas_package::check_config(&text, &file.display().to_string());
-            (check.config, check.errors)
-        }
-        None => {
-            let report = gas_package::validate(path, &Default::default())
-                .with_context(|| format!("cannot read the model package {}", path.display()))?;
-            (report.config, report.errors)
-        }
-    };
-    match config {
-        Some(c) => Ok(c),
-        None => {
-            let list: Vec<String> = errors.iter().map(|f| format!("  {f}")).collect();
-            bail!(
-                "{}: no usable model_config.yaml (fix these and retry with `gascli d validate`):\n{}",
-                path.display(),
-                list.join("\n")
-            )
-        }
-    }
-}
-
-fn fail_report(failures: &[(PathBuf, MediaError)]) -> ExitCode {
-    for (p, e) in failures {
-        eprintln!("error: {}: {e}", p.display());
-    }
-    eprintln!(
-        "{} of the files could not be preprocessed; nothing written",
-        failures.len()
-    );
-    ExitCode::from(1)
-}
-
 fn shape_str(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("[{}]", dims.join(", "))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = load_config(&args.model)?;
-    let pre = &config.preprocessing;
-    let n = args.media.len();
-    let mut failures = Vec::new();
-    match config.modality {
-        Modality::Image | Modality::Video => {
-            let size = config.image_size();
-            let per: Vec<Result<Vec<u8>, MediaError>> = if config.modality == Modality::Image {
-                let opts = ImageOptions {
-                    size,
-                    apply_exif: args.exif,
-                    fast_decode: args.fast_decode,
-                };
-                args.media
-                    .par_iter()
-                    .map(|p| {
-                        let bytes = std::fs::read(p).map_err(|e| MediaError::Io {
-                            what: "reading the file".into(),
-                            source: e,
-                        })?;
-                        gas_media::preprocess_image(&bytes, &opts)
-                    })
-                    .collect()
-            } else {
-                if args.fast_decode || args.exif {
-                    eprintln!("note: --fast-decode / --exif apply to images only; ignored");
-                }
-                let opts = VideoOptions {
-                    size,
-                    max_frames: pre.max_frames.unwrap_or(DEFAULT_MAX_FRAMES),
-                    fps: pre.fps,
-                };
-                args.media
-                    .par_iter()
-                    .map(|p| gas_media::preprocess_video(p, &opts))
-                    .collect()
-            };
-            let mut data = Vec::new();
-            for (p, r) in args.media.iter().zip(per) {
-                match r {
-                    Ok(v) => data.extend_from_slice(&v),
-                    Err(e) => failures.push((p.clone(), e)),
-                }
+    let opts = PreprocessOptions {
+        model: args.model,
+        media: args.media,
+        output: args.output,
+        decode: DecodeFlags {
+            fast_decode: args.fast_decode,
+            apply_exif: args.exif,
+        },
+    };
+    let out = match preprocess_files(&opts) {
+        Ok(out) => out,
+        Err(PreprocessError::Samples(failures)) => {
+            for (p, e) in &failures {
+                eprintln!("error: {}: {e}", p.display());
             }
-            if !failures.is_empty() {
-                return Ok(fail_report(&failures));
-            }
-            let (h, w) = (size[0] as usize, size[1] as usize);
-            let shape = if config.modality == Modality::Image {
-                vec![n, 3, h, w]
-            } else {
-                vec![
-                    n,
-                    pre.max_frames.unwrap_or(DEFAULT_MAX_FRAMES) as usize,
-                    3,
-                    h,
-                    w,
-                ]
-            };
-            gas_media::npy::write_u8(&args.output, &shape, &data)
-                .with_context(|| format!("cannot write {}", args.output.display()))?;
-            println!(
-                "wrote {}: uint8 {} ({} {})",
-                args.output.display(),
-                shape_str(&shape),
-                config.modality,
-                if args.fast_decode && config.modality == Modality::Image {
-                    "fast decode: NOT network-exact"
-                } else {
-                    "network preprocessing"
-                }
-            );
+            eprintln!("{}", PreprocessError::Samples(failures));
+            return Ok(ExitCode::from(1));
         }
-        Modality::Audio => {
-            let opts = AudioOptions {
-                sample_rate: pre.sample_rate.unwrap_or(16_000),
-                duration_seconds: pre.duration_seconds.unwrap_or(6.0),
+        Err(e) => return Err(e.into()),
+    };
+    let o = &out.options;
+    let shape = shape_str(&out.shape);
+    let path = opts.output.display();
+    match (o.modality, out.dtype) {
+        (Modality::Audio, _) | (_, Dtype::F32) => println!(
+            "wrote {path}: float32 {shape} (audio, {} Hz × {} s)",
+            o.audio.sample_rate, o.audio.duration_seconds
+        ),
+        (modality, Dtype::U8) => {
+            if modality == Modality::Video && (opts.decode != DecodeFlags::default()) {
+                eprintln!("note: --fast-decode / --exif apply to images only; ignored");
+            }
+            let how = if modality == Modality::Image && opts.decode.fast_decode {
+                "fast decode: NOT network-exact"
+            } else {
+                "network preprocessing"
             };
-            let samples = opts
-                .num_samples()
-                .with_context(|| format!("preprocessing of {}", args.model.display()))?;
-            let per: Vec<_> = args
-                .media
-                .par_iter()
-                .map(|p| gas_media::preprocess_audio(p, &opts))
-                .collect();
-            let mut data = Vec::with_capacity(n * samples);
-            for (p, r) in args.media.iter().zip(per) {
-                match r {
-                    Ok(v) => data.extend_from_slice(&v),
-                    Err(e) => failures.push((p.clone(), e)),
-                }
-            }
-            if !failures.is_empty() {
-                return Ok(fail_report(&failures));
-            }
-            let shape = [n, samples];
-            gas_media::npy::write_f32(&args.output, &shape, &data)
-                .with_context(|| format!("cannot write {}", args.output.display()))?;
-            println!(
-                "wrote {}: float32 {} (audio, {} Hz × {} s)",
-                args.output.display(),
-                shape_str(&shape),
-                opts.sample_rate,
-                opts.duration_seconds
-            );
+            println!("wrote {path}: uint8 {shape} ({modality} {how})");
         }
     }
     Ok(ExitCode::SUCCESS)

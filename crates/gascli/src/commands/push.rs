@@ -99,28 +99,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // 1. Validate everything before any network access.
     let mut failed = false;
-    // The ZIP hash and size of each valid package (validation streams the hash already).
-    let mut summaries = Vec::new();
+    // Each valid package, validated once (its ZIP hash and size are streamed by validation).
+    let mut validated = Vec::new();
     for (m, p) in &models {
-        let report = gas_package::validate(
-            p,
-            &ValidateOptions {
-                expected_modality: Some(*m),
-            },
-        )
-        .with_context(|| format!("validating --{m}-model {}", p.display()))?;
-        if report.valid {
-            step(&format!("✓ --{m}-model {}: valid", p.display()));
-            summaries.push(report.summary);
-        } else {
-            failed = true;
-            eprintln!(
-                "✗ --{m}-model {}: {} error(s)",
-                p.display(),
-                report.errors.len()
-            );
-            for f in &report.errors {
-                eprintln!("    {f}");
+        let opts = ValidateOptions {
+            expected_modality: Some(*m),
+        };
+        match gas_package::validate_package(p, &opts) {
+            Ok(pkg) => {
+                step(&format!("✓ --{m}-model {}: valid", p.display()));
+                validated.push(pkg);
+            }
+            Err(gas_package::PackageError::Invalid { report, .. }) => {
+                failed = true;
+                eprintln!(
+                    "✗ --{m}-model {}: {} error(s)",
+                    p.display(),
+                    report.errors.len()
+                );
+                for f in &report.errors {
+                    eprintln!("    {f}");
+                }
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("validating --{m}-model {}", p.display())));
             }
         }
     }
@@ -241,18 +244,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // 3. Package directories into ZIPs in a temp dir.
     let scratch = tempfile::tempdir().context("creating a temporary directory")?;
     let mut items = Vec::new();
-    for ((m, p), summary) in models.iter().zip(summaries) {
-        let (zip, sha256, size) = if p.is_dir() {
+    for ((m, p), pkg) in models.iter().zip(validated) {
+        let (zip, sha256, size) = if pkg.is_dir() {
             let out = scratch.path().join(format!("{m}_model.zip"));
             step(&format!("Packaging {} → {}", p.display(), out.display()));
-            let packaged = gas_package::package_dir(p, &out)
+            let packaged = gas_package::package(&pkg, &out)
                 .with_context(|| format!("packaging {}", p.display()))?;
             (out, packaged.sha256, packaged.size_bytes)
         } else {
-            let sha256 = summary
-                .sha256
+            let sha256 = pkg
+                .sha256()
                 .with_context(|| format!("validation of {} gave no SHA-256", p.display()))?;
-            (p.clone(), sha256, summary.size_bytes)
+            (
+                p.clone(),
+                sha256.to_string(),
+                pkg.report().summary.size_bytes,
+            )
         };
         items.push(Item {
             modality: *m,

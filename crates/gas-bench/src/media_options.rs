@@ -1,0 +1,203 @@
+//! The one mapping from a model's `model_config.yaml` to gas-media's preprocessing options,
+//! used by `gascli d bench` (the runner) and `gascli d preprocess`, so both feed the model the
+//! same tensor.
+//!
+//! [`MediaOptions::from_config`] is a small pure function of the parsed config and two local
+//! decode switches: which config keys it reads (and their defaults when a key is absent) is
+//! decided here and nowhere else.
+
+use std::path::Path;
+
+use gas_media::{AudioOptions, ImageOptions, MediaError, VideoOptions};
+use gas_package::{Modality, ModelConfig};
+
+use crate::worker::{Batch, BatchData};
+
+/// Frames per clip when the config gives no `max_frames`.
+pub const DEFAULT_MAX_FRAMES: u32 = 16;
+/// Audio sample rate when the config gives none, Hz.
+pub const DEFAULT_SAMPLE_RATE: u32 = 16_000;
+/// Audio clip length when the config gives none, seconds.
+pub const DEFAULT_DURATION_SECONDS: f64 = 6.0;
+
+/// Local decode switches that are not part of a model's config (both are NOT network-exact).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeFlags {
+    /// Images: decode JPEGs at a reduced DCT scale when the target is much smaller.
+    pub fast_decode: bool,
+    /// Images: apply the EXIF orientation tag.
+    pub apply_exif: bool,
+}
+
+/// The preprocessing a model's samples get, for its modality.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaOptions {
+    pub modality: Modality,
+    pub image: ImageOptions,
+    pub video: VideoOptions,
+    pub audio: AudioOptions,
+}
+
+/// The element type of a preprocessed sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    /// Images and videos: uint8 RGB.
+    U8,
+    /// Audio: float32 waveform.
+    F32,
+}
+
+impl MediaOptions {
+    /// The options for `cfg`: `preprocessing.resize` (default [`gas_package::DEFAULT_IMAGE_SIZE`])
+    /// for images and video frames; `max_frames` (default [`DEFAULT_MAX_FRAMES`]) and `fps`
+    /// for video; `sample_rate` and `duration_seconds` (defaults [`DEFAULT_SAMPLE_RATE`],
+    /// [`DEFAULT_DURATION_SECONDS`]) for audio.
+    pub fn from_config(cfg: &ModelConfig, flags: DecodeFlags) -> Self {
+        let size = cfg.image_size();
+        let p = &cfg.preprocessing;
+        MediaOptions {
+            modality: cfg.modality,
+            image: ImageOptions {
+                size,
+                apply_exif: flags.apply_exif,
+                fast_decode: flags.fast_decode,
+            },
+            video: VideoOptions {
+                size,
+                max_frames: p.max_frames.unwrap_or(DEFAULT_MAX_FRAMES),
+                fps: p.fps,
+            },
+            audio: AudioOptions {
+                sample_rate: p.sample_rate.unwrap_or(DEFAULT_SAMPLE_RATE),
+                duration_seconds: p.duration_seconds.unwrap_or(DEFAULT_DURATION_SECONDS),
+            },
+        }
+    }
+
+    /// Element type of this modality's tensors.
+    pub fn dtype(&self) -> Dtype {
+        match self.modality {
+            Modality::Audio => Dtype::F32,
+            Modality::Image | Modality::Video => Dtype::U8,
+        }
+    }
+
+    /// Shape of one sample's tensor: `[3, H, W]` (image), `[T, 3, H, W]` (video),
+    /// `[samples]` (audio). Errors when the audio options give no valid length.
+    pub fn sample_shape(&self) -> Result<Vec<usize>, MediaError> {
+        let [h, w] = self.image.size.map(|v| v as usize);
+        Ok(match self.modality {
+            Modality::Image => vec![3, h, w],
+            Modality::Video => vec![self.video.max_frames as usize, 3, h, w],
+            Modality::Audio => vec![self.audio.num_samples()?],
+        })
+    }
+}
+
+/// One preprocessed sample.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tensor {
+    U8(Vec<u8>),
+    F32(Vec<f32>),
+}
+
+impl MediaOptions {
+    /// Preprocesses one sample held in memory (an archive entry, a parquet cell).
+    pub fn preprocess_bytes(&self, bytes: &[u8]) -> Result<Tensor, MediaError> {
+        match self.modality {
+            Modality::Image => gas_media::preprocess_image(bytes, &self.image).map(Tensor::U8),
+            Modality::Video => {
+                gas_media::preprocess_video_bytes(bytes, &self.video).map(Tensor::U8)
+            }
+            Modality::Audio => {
+                gas_media::preprocess_audio_bytes(bytes, &self.audio).map(Tensor::F32)
+            }
+        }
+    }
+
+    /// Preprocesses one media file.
+    pub fn preprocess_file(&self, path: &Path) -> Result<Tensor, MediaError> {
+        match self.modality {
+            Modality::Image => {
+                let bytes = std::fs::read(path).map_err(|source| MediaError::Io {
+                    what: format!("reading {}", path.display()),
+                    source,
+                })?;
+                gas_media::preprocess_image(&bytes, &self.image).map(Tensor::U8)
+            }
+            Modality::Video => gas_media::preprocess_video(path, &self.video).map(Tensor::U8),
+            Modality::Audio => gas_media::preprocess_audio(path, &self.audio).map(Tensor::F32),
+        }
+    }
+
+    /// Stacks samples of this modality into one batch `[N, ...sample_shape]`. Tensors of the
+    /// other element type (which [`Self::preprocess_bytes`] / [`Self::preprocess_file`] never
+    /// give) are skipped.
+    pub fn stack(&self, tensors: Vec<Tensor>) -> Result<Batch, MediaError> {
+        let mut shape = self.sample_shape()?;
+        shape.insert(0, tensors.len());
+        let data = match self.dtype() {
+            Dtype::F32 => BatchData::F32(
+                tensors
+                    .into_iter()
+                    .flat_map(|t| match t {
+                        Tensor::F32(v) => v,
+                        Tensor::U8(_) => Vec::new(),
+                    })
+                    .collect(),
+            ),
+            Dtype::U8 => BatchData::U8(
+                tensors
+                    .into_iter()
+                    .flat_map(|t| match t {
+                        Tensor::U8(v) => v,
+                        Tensor::F32(_) => Vec::new(),
+                    })
+                    .collect(),
+            ),
+        };
+        Ok(Batch { shape, data })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(yaml: &str) -> ModelConfig {
+        let c = gas_package::check_config(yaml, "model_config.yaml");
+        c.config
+            .unwrap_or_else(|| panic!("config invalid: {:?}", c.errors))
+    }
+
+    #[test]
+    fn reads_the_config_keys_and_defaults() {
+        let v = cfg(
+            "name: v\nversion: \"1\"\nmodality: video\npreprocessing:\n  resize: [64, 48]\n  max_frames: 8\n  fps: 2.0\nmodel:\n  num_classes: 2\n",
+        );
+        let o = MediaOptions::from_config(
+            &v,
+            DecodeFlags {
+                fast_decode: true,
+                apply_exif: false,
+            },
+        );
+        assert_eq!(o.video.size, [64, 48]);
+        assert_eq!(o.video.max_frames, 8);
+        assert_eq!(o.video.fps, Some(2.0));
+        assert!(o.image.fast_decode && !o.image.apply_exif);
+        assert_eq!(o.sample_shape().unwrap(), vec![8, 3, 64, 48]);
+        assert_eq!(o.dtype(), Dtype::U8);
+
+        let mut a = cfg(
+            "name: a\nversion: \"1\"\nmodality: audio\npreprocessing:\n  sample_rate: 8000\n  duration_seconds: 2.0\nmodel:\n  num_classes: 2\n",
+        );
+        // a key left out takes its default
+        a.preprocessing.duration_seconds = None;
+        let o = MediaOptions::from_config(&a, DecodeFlags::default());
+        assert_eq!(o.audio.sample_rate, 8000);
+        assert_eq!(o.audio.duration_seconds, DEFAULT_DURATION_SECONDS);
+        assert_eq!(o.sample_shape().unwrap(), vec![48_000]);
+        assert_eq!(o.dtype(), Dtype::F32);
+    }
+}
