@@ -170,7 +170,7 @@ pub fn preprocess_video_with(
     let mut got = 0usize;
     let mut index = 0usize;
     while got < t {
-        if index % step == 0 {
+        if index.is_multiple_of(step) {
             match reader.next_frame() {
                 Ok(Some(f)) => {
                     frame_to_chw(&f, th, tw, &mut out[got * frame_len..(got + 1) * frame_len]);
