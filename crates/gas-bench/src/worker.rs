@@ -731,3 +731,134 @@ pub fn find_python() -> Option<PathBuf> {
         .find(|p| p.exists())
         .map(|p| std::path::absolute(&p).unwrap_or(p))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(shape: &[u64], nbytes: usize) -> Value {
+        json!({"ok": true, "shape": shape, "nbytes": nbytes})
+    }
+
+    fn bytes(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn logits_must_match_batch_times_classes() {
+        let p = bytes(&[1.0, 2.0, 3.0, 4.0]);
+        let rows = check_logits("b", &header(&[2, 2], 16), &p, 2, 2).unwrap();
+        assert_eq!(rows, vec![Ok(vec![1.0, 2.0]), Ok(vec![3.0, 4.0])]);
+        // half the samples, shape and size agreeing: refused
+        let e = check_logits("b", &header(&[1, 2], 8), &p[..8], 2, 2).unwrap_err();
+        assert!(matches!(e, WorkerError::Output { .. }), "{e}");
+        // the header claims the right shape, the payload is short
+        assert!(check_logits("b", &header(&[2, 2], 8), &p[..8], 2, 2).is_err());
+        // transposed
+        assert!(check_logits("b", &header(&[2, 2], 16), &p, 4, 1).is_err());
+        assert!(check_logits("b", &json!({"shape": "x"}), &p, 2, 2).is_err());
+    }
+
+    #[test]
+    fn non_finite_values_fail_their_sample_only() {
+        let p = bytes(&[f32::NAN, 0.0, 1.0, 2.0, 0.0, f32::INFINITY]);
+        let rows = check_logits("b", &header(&[3, 2], 24), &p, 3, 2).unwrap();
+        assert!(rows[0].is_err() && rows[2].is_err());
+        assert_eq!(rows[1], Ok(vec![1.0, 2.0]));
+    }
+
+    fn frame(h: &Value, payload: &[u8]) -> Vec<u8> {
+        let h = serde_json::to_vec(h).unwrap();
+        let mut v = (h.len() as u32).to_le_bytes().to_vec();
+        v.extend(h);
+        v.extend(payload);
+        v
+    }
+
+    #[test]
+    fn reply_frames_are_bounded_before_allocation() {
+        let cap = AtomicU64::new(16);
+        let ok = frame(&header(&[2, 2], 16), &[0; 16]);
+        assert_eq!(read_frame(&mut &ok[..], &cap).unwrap().1.len(), 16);
+        // a payload larger than the request in flight may return: refused unread
+        let big = frame(&json!({"nbytes": 1u64 << 40}), &[]);
+        let e = read_frame(&mut &big[..], &cap).unwrap_err();
+        assert!(e.contains("payload") && !e.starts_with("eof:"), "{e}");
+        // a huge header length
+        let mut huge = (u32::MAX).to_le_bytes().to_vec();
+        huge.extend([0; 8]);
+        assert!(
+            read_frame(&mut &huge[..], &cap)
+                .unwrap_err()
+                .contains("header")
+        );
+        // not JSON, a negative byte count, a closed pipe
+        let mut bad = 3u32.to_le_bytes().to_vec();
+        bad.extend(b"{{{");
+        assert!(read_frame(&mut &bad[..], &cap).is_err());
+        let neg = frame(&json!({"nbytes": -1}), &[]);
+        assert!(read_frame(&mut &neg[..], &cap).is_err());
+        assert!(
+            read_frame(&mut &[][..], &cap)
+                .unwrap_err()
+                .starts_with("eof:")
+        );
+    }
+
+    /// 256 MiB of `x` with no newline, then `\nend\n`, generated as read.
+    struct Flood(u64);
+    impl Read for Flood {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            const N: u64 = 256 << 20;
+            if self.0 >= N + 5 {
+                return Ok(0);
+            }
+            let n = buf.len().min((N + 5 - self.0) as usize);
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                let at = self.0 + i as u64;
+                *b = if at < N {
+                    b'x'
+                } else {
+                    b"\nend\n"[(at - N) as usize]
+                };
+            }
+            self.0 += n as u64;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn stderr_lines_are_cut_and_the_tail_bounded() {
+        let tail = Mutex::new(VecDeque::new());
+        drain_stderr(Flood(0), &tail);
+        let t = tail.into_inner().unwrap();
+        assert_eq!(t.len(), 2);
+        assert!(t[0].len() <= STDERR_LINE_CAP + 32 && t[0].ends_with("[line cut]"));
+        assert_eq!(t[1], "end");
+        let many: Vec<u8> = (0..100)
+            .flat_map(|i| format!("line {i}\n").into_bytes())
+            .collect();
+        let tail = Mutex::new(VecDeque::new());
+        drain_stderr(&many[..], &tail);
+        let t = tail.into_inner().unwrap();
+        assert_eq!(t.len(), STDERR_LINES);
+        assert_eq!(t.back().map(String::as_str), Some("line 99"));
+    }
+
+    #[test]
+    fn memory_estimate_refuses_what_cannot_fit() {
+        let limit = 8u64 << 30;
+        // a 224 × 224 image model with 100 MB of weights, batch 16: fine
+        assert!(check_memory(limit, 16, &[3, 224, 224], 1, 100 << 20).is_ok());
+        // resize 8192 × 8192, batch 16: refused, naming the limit
+        let e = check_memory(limit, 16, &[3, 8192, 8192], 1, 100 << 20).unwrap_err();
+        assert!(e.to_string().contains("--memory-limit-gib 8"), "{e}");
+        assert!(!e.is_fatal());
+        // the estimate grows with the batch and the weights
+        let a = estimate_memory(1, &[16, 3, 224, 224], 1, 0).total_bytes;
+        assert!(estimate_memory(2, &[16, 3, 224, 224], 1, 0).total_bytes > a);
+        assert!(estimate_memory(1, &[16, 3, 224, 224], 1, 1 << 30).total_bytes > a);
+        // no overflow on absurd shapes
+        assert!(check_memory(limit, usize::MAX, &[usize::MAX, 3], 4, u64::MAX).is_err());
+    }
+}
