@@ -13,8 +13,6 @@ use gas_package::{Modality, ModelConfig};
 
 use crate::worker::{Batch, BatchData};
 
-/// Frames per clip when the config gives no `max_frames`.
-pub const DEFAULT_MAX_FRAMES: u32 = 16;
 /// Audio sample rate when the config gives none, Hz.
 pub const DEFAULT_SAMPLE_RATE: u32 = 16_000;
 /// Audio clip length when the config gives none, seconds.
@@ -49,8 +47,8 @@ pub enum Dtype {
 
 impl MediaOptions {
     /// The options for `cfg`: `preprocessing.resize` (default [`gas_package::DEFAULT_IMAGE_SIZE`])
-    /// for images and video frames; `max_frames` (default [`DEFAULT_MAX_FRAMES`]) and `fps`
-    /// for video; `sample_rate` and `duration_seconds` (defaults [`DEFAULT_SAMPLE_RATE`],
+    /// for images and video frames; `max_frames` (default [`gas_media::DEFAULT_NUM_FRAMES`],
+    /// capped at [`gas_media::MAX_NUM_FRAMES`]) and `fps` (the sampling rate) for video; `sample_rate` and `duration_seconds` (defaults [`DEFAULT_SAMPLE_RATE`],
     /// [`DEFAULT_DURATION_SECONDS`]) for audio.
     pub fn from_config(cfg: &ModelConfig, flags: DecodeFlags) -> Self {
         let size = cfg.image_size();
@@ -64,8 +62,11 @@ impl MediaOptions {
             },
             video: VideoOptions {
                 size,
-                max_frames: p.max_frames.unwrap_or(DEFAULT_MAX_FRAMES),
-                fps: p.fps,
+                num_frames: p
+                    .max_frames
+                    .unwrap_or(gas_media::DEFAULT_NUM_FRAMES)
+                    .min(gas_media::MAX_NUM_FRAMES),
+                frame_rate: p.fps,
             },
             audio: AudioOptions {
                 sample_rate: p.sample_rate.unwrap_or(DEFAULT_SAMPLE_RATE),
@@ -88,7 +89,7 @@ impl MediaOptions {
         let [h, w] = self.image.size.map(|v| v as usize);
         Ok(match self.modality {
             Modality::Image => vec![3, h, w],
-            Modality::Video => vec![self.video.max_frames as usize, 3, h, w],
+            Modality::Video => vec![self.video.num_frames as usize, 3, h, w],
             Modality::Audio => vec![self.audio.num_samples()?],
         })
     }
@@ -183,8 +184,8 @@ mod tests {
             },
         );
         assert_eq!(o.video.size, [64, 48]);
-        assert_eq!(o.video.max_frames, 8);
-        assert_eq!(o.video.fps, Some(2.0));
+        assert_eq!(o.video.num_frames, 8);
+        assert_eq!(o.video.frame_rate, Some(2.0));
         assert!(o.image.fast_decode && !o.image.apply_exif);
         assert_eq!(o.sample_shape().unwrap(), vec![8, 3, 64, 48]);
         assert_eq!(o.dtype(), Dtype::U8);

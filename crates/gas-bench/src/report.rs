@@ -6,8 +6,8 @@
 //! Input: the typed [`BenchResults`] and the per-sample predictions, both in memory. Everything
 //! that comes from the user (dataset names, ids, model names) is HTML-escaped.
 
-use crate::datasets::Label;
 use crate::results::{BenchResults, DatasetResult};
+use gas_score::Label;
 use gas_score::PredictionRow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

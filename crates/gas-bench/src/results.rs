@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use gas_score::{BinaryMetrics, Confusion, Label, MulticlassMetrics};
 use serde::{Deserialize, Serialize};
 
-use crate::datasets::Mode;
+use gas_datasets::Mode;
 
 /// Version of the `results.json` schema. 2: typed results (timestamps in RFC 3339 with `Z`,
 /// `errors.examples` always objects, reserved optional sections).

@@ -1,12 +1,12 @@
 //! The benchmark run, in the stages [`run_bench`] calls top to bottom:
 //!
-//! 1. [`validate_model`]: the package is validated once; the handle carries the parsed config;
-//! 2. [`collect_specs`]: the datasets of the model's modality;
-//! 3. [`Scratch::prepare`]: the package is materialized into a private scratch directory;
-//! 4. [`WorkerSession::start`]: the sandboxed worker starts and loads the model;
-//! 5. [`run_pipeline`]: datasets are read and preprocessed (rayon) on a producer thread while
+//! 1. `validate_model`: the package is validated once; the handle carries the parsed config;
+//! 2. `collect_specs`: the datasets of the model's modality;
+//! 3. `Scratch::prepare`: the package is materialized into a private scratch directory;
+//! 4. `WorkerSession::start`: the sandboxed worker starts and loads the model;
+//! 5. `run_pipeline`: datasets are read and preprocessed (rayon) on a producer thread while
 //!    the worker infers the previous batch; predictions stay in memory;
-//! 6. [`score`]: the typed [`BenchResults`];
+//! 6. `score`: the typed [`BenchResults`];
 //! 7. [`RunFiles::render`] / [`RunFiles::write`]: `results.json`, `predictions.csv` and
 //!    `report.html`, rendered once from the in-memory results and written atomically.
 //!
@@ -36,14 +36,14 @@ use gas_score::{Label, Prediction, PredictionRow, p_synthetic, score_report, sof
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::datasets::{self, DatasetSpec, Media, Mode, OpenOptions, Sample};
-use crate::media_options::{DecodeFlags, MediaOptions, Tensor};
+use crate::media_options::{DecodeFlags, Dtype, MediaOptions, Tensor};
 pub use crate::results::SCHEMA_VERSION;
 use crate::results::{
     BenchResults, DatasetResult, ErrorSummary, ModelInfo, Overall, SandboxInfo, Timing, Tool,
 };
 use crate::sandbox::SandboxSpec;
-use crate::worker::{Batch, LoadRequest, Worker, WorkerError, WorkerOptions};
+use crate::worker::{Batch, LoadRequest, SampleLogits, Worker, WorkerError, WorkerOptions};
+use gas_datasets::{self as datasets, DatasetSpec, Media, Mode, OpenOptions, Sample};
 
 /// Ready batches buffered ahead of the worker.
 pub const PIPELINE_DEPTH: usize = 2;
@@ -207,8 +207,8 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let pkg = validate_model(opts)?;
     let specs = collect_specs(opts)?;
     let scratch = Scratch::prepare(&pkg, opts.scratch_parent.as_deref())?;
-    let mut session = WorkerSession::start(opts, &pkg, &scratch)?;
     let media = MediaOptions::from_config(pkg.config(), opts.decode_flags());
+    let mut session = WorkerSession::start(opts, &pkg, &scratch, &media)?;
     let media_types: BTreeMap<String, Label> = specs
         .iter()
         .map(|s| (s.name.clone(), s.media_type))
@@ -289,6 +289,8 @@ fn collect_specs(opts: &BenchOptions) -> Result<Vec<DatasetSpec>, BenchError> {
 /// worker) and the worker's writable work directory. Removed when dropped.
 struct Scratch {
     _dir: tempfile::TempDir,
+    /// The directory the package was extracted into (shown read-only to the worker).
+    package_root: PathBuf,
     package_dir: PathBuf,
     work: PathBuf,
 }
@@ -309,6 +311,7 @@ impl Scratch {
         std::fs::create_dir_all(&work).map_err(io_err(&work))?;
         Ok(Scratch {
             _dir: dir,
+            package_root: pkg_root,
             package_dir,
             work,
         })
@@ -351,11 +354,15 @@ impl WorkerSession {
         opts: &BenchOptions,
         pkg: &ValidatedPackage,
         scratch: &Scratch,
+        media: &MediaOptions,
     ) -> Result<Self, BenchError> {
         let cfg = pkg.config();
         let mut options = opts.worker.clone();
+        let mut read_only = options.sandbox.read_only.clone();
+        read_only.push(scratch.package_root.clone());
         options.sandbox = SandboxSpec {
             scratch: scratch.work.clone(),
+            read_only,
             ..options.sandbox
         };
         let load = LoadRequest {
@@ -367,6 +374,19 @@ impl WorkerSession {
             device: opts.device.clone(),
             name: cfg.name.clone(),
         };
+        // Refuse before starting when batch + weights cannot fit the worker's memory limit.
+        let weights_bytes = std::fs::metadata(&load.weights_path).map_or(0, |m| m.len());
+        let element_bytes = match media.dtype() {
+            Dtype::F32 => 4,
+            Dtype::U8 => 1,
+        };
+        crate::worker::check_memory(
+            options.sandbox.memory_bytes,
+            opts.batch_size.max(1),
+            &media.sample_shape()?,
+            element_bytes,
+            weights_bytes,
+        )?;
         let (worker, info) = Self::spawn(&options, &load)?;
         Ok(WorkerSession {
             worker,
@@ -405,7 +425,10 @@ impl WorkerSession {
 fn sandbox_info(w: &WorkerOptions) -> SandboxInfo {
     let mut limits = serde_json::to_value(&w.sandbox).unwrap_or(Value::Null);
     if let Some(o) = limits.as_object_mut() {
-        o.remove("scratch"); // a temporary directory, gone after the run
+        // host paths: a temporary directory gone after the run, and what the worker may read
+        // (not published: the registry shows results to everyone)
+        o.remove("scratch");
+        o.remove("read_only");
     }
     SandboxInfo {
         enabled: w.launcher.is_some(),
@@ -740,7 +763,7 @@ impl Inference {
         bar.inc(n as u64);
         let e = match res {
             Ok(logits) => {
-                self.record(rb.items, &logits);
+                self.record(rb.items, logits);
                 return Ok(());
             }
             Err(e) => e,
@@ -759,10 +782,19 @@ impl Inference {
         session.restart()
     }
 
-    fn record(&mut self, items: Vec<Item>, logits: &[f32]) {
+    /// One entry of `logits` per item (the worker module checks the count); a sample whose
+    /// logits were refused (non-finite) is counted as failed.
+    fn record(&mut self, items: Vec<Item>, logits: Vec<SampleLogits>) {
         let k = self.num_classes;
-        for (item, row) in items.into_iter().zip(logits.chunks_exact(k)) {
-            let probs = softmax(row);
+        for (item, row) in items.into_iter().zip(logits) {
+            let row = match row {
+                Ok(row) => row,
+                Err(msg) => {
+                    self.fail(&item, "non-finite", &msg);
+                    continue;
+                }
+            };
+            let probs = softmax(&row);
             let ps = p_synthetic(&probs);
             self.scored.push(Prediction {
                 label: item.label,

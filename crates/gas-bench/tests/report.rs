@@ -1,10 +1,11 @@
 //! HTML report: structure, charts, worst-mistakes table, escaping, offline-only resources.
 
-use gas_bench::datasets::{Label, Mode};
 use gas_bench::report::{WORST_ROWS, render_html};
 use gas_bench::results::{
     BenchResults, DatasetResult, ErrorExample, Metrics, ModelInfo, Overall, Timing,
 };
+use gas_datasets::Mode;
+use gas_score::Label;
 use gas_score::PredictionRow;
 
 /// Checks that every non-void element we open is closed in order (a small structural parser for

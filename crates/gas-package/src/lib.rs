@@ -13,6 +13,7 @@
 
 pub mod analyzer;
 pub mod config;
+mod policy;
 pub mod st;
 mod zipio;
 
