@@ -96,6 +96,23 @@ pub struct SandboxInfo {
     pub batch_timeout_s: u64,
 }
 
+impl SandboxInfo {
+    /// From the sandbox spec of a run: its limits, without host paths (the run's temporary
+    /// scratch directory and the read-only view: results are published by the registry).
+    pub fn new(enabled: bool, spec: &crate::sandbox::SandboxSpec, batch_timeout_s: u64) -> Self {
+        let mut limits = serde_json::to_value(spec).unwrap_or(serde_json::Value::Null);
+        if let Some(o) = limits.as_object_mut() {
+            o.remove("scratch");
+            o.remove("read_only");
+        }
+        SandboxInfo {
+            enabled,
+            limits,
+            batch_timeout_s,
+        }
+    }
+}
+
 /// Binary-view metrics without the sample count (see [`Overall`] and [`DatasetResult`], which
 /// carry `n` next to them). `mcc`, `mcc_norm`, `sn34_score` are `None` where MCC is undefined
 /// (a dataset holding one class only).

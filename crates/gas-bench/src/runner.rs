@@ -423,18 +423,7 @@ impl WorkerSession {
 }
 
 fn sandbox_info(w: &WorkerOptions) -> SandboxInfo {
-    let mut limits = serde_json::to_value(&w.sandbox).unwrap_or(Value::Null);
-    if let Some(o) = limits.as_object_mut() {
-        // host paths: a temporary directory gone after the run, and what the worker may read
-        // (not published: the registry shows results to everyone)
-        o.remove("scratch");
-        o.remove("read_only");
-    }
-    SandboxInfo {
-        enabled: w.launcher.is_some(),
-        limits,
-        batch_timeout_s: w.batch_timeout.as_secs(),
-    }
+    SandboxInfo::new(w.launcher.is_some(), &w.sandbox, w.batch_timeout.as_secs())
 }
 
 fn progress_bar(opts: &BenchOptions, pkg: &ValidatedPackage) -> indicatif::ProgressBar {

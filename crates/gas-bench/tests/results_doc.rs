@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use gas_bench::results::{
     BenchResults, DatasetResult, DatasetRobustness, ErrorExample, Metrics, Overall, Provenance,
-    Robustness, SCHEMA_VERSION,
+    Robustness, SCHEMA_VERSION, SandboxInfo,
 };
 use gas_bench::sandbox::SandboxSpec;
 use gas_score::{Label, Prediction, binary_metrics, multiclass_metrics};
@@ -32,9 +32,7 @@ fn full() -> BenchResults {
         overall: Overall::new(&m, multiclass_metrics(&preds, 3), 1),
         ..BenchResults::default()
     };
-    let mut limits = serde_json::to_value(SandboxSpec::new("/tmp".into())).unwrap();
-    limits.as_object_mut().unwrap().remove("scratch");
-    r.sandbox.limits = limits;
+    r.sandbox = SandboxInfo::new(true, &SandboxSpec::new("/tmp".into()), 300);
     r.per_dataset = vec![
         DatasetResult {
             name: "d".into(),
