@@ -176,8 +176,10 @@ impl Prep {
             },
             video: gas_media::VideoOptions {
                 size,
-                max_frames: p.max_frames.unwrap_or(16),
-                fps: p.fps,
+                num_frames: (p.max_frames)
+                    .unwrap_or(gas_media::DEFAULT_NUM_FRAMES)
+                    .min(gas_media::MAX_NUM_FRAMES),
+                frame_rate: p.fps,
             },
             audio: gas_media::AudioOptions {
                 sample_rate: p.sample_rate.unwrap_or(16000),
@@ -191,7 +193,7 @@ impl Prep {
         let [h, w] = self.image.size.map(|v| v as usize);
         match self.modality {
             Modality::Image => vec![3, h, w],
-            Modality::Video => vec![self.video.max_frames as usize, 3, h, w],
+            Modality::Video => vec![self.video.num_frames as usize, 3, h, w],
             Modality::Audio => {
                 vec![(self.audio.sample_rate as f64 * self.audio.duration_seconds) as usize]
             }

@@ -115,8 +115,8 @@ fn corrupt_video_and_audio_fail_clearly() {
         &bad,
         &VideoOptions {
             size: [32, 32],
-            max_frames: 4,
-            fps: None,
+            num_frames: 4,
+            frame_rate: None,
         },
     )
     .unwrap_err();
