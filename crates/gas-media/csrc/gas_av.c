@@ -431,7 +431,7 @@ static int build_audio_graph(AVFilterGraph **graph, AVFilterContext **src, AVFil
     if (!*graph) return AVERROR(ENOMEM);
     (*graph)->nb_threads = 1;
 #ifdef GAS_CH_LAYOUT
-    AVChannelLayout ch;
+    AVChannelLayout ch = {0}; /* av_channel_layout_copy uninits its destination first */
     if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
         av_channel_layout_default(&ch, f->ch_layout.nb_channels);
     else if ((ret = av_channel_layout_copy(&ch, &f->ch_layout)) < 0)

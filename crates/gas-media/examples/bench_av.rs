@@ -1,8 +1,8 @@
 //! Video/audio per-clip cost of gas-media, for `scripts/bench_av.sh`.
 //!
 //! `bench_av DIR THREADS [T]` over every `.mp4` in DIR (paths; the page cache holds them after
-//! the first pass), clips in parallel on a rayon pool of THREADS, each mode repeated for at
-//! least ~3 s. Modes, each printed as `MODE <ms per clip> <clips/s>` (ms per clip = wall ms ×
+//! the first pass), clips in parallel on a rayon pool of THREADS, modes interleaved in 3
+//! rounds of ~1 s each. Modes, each printed as `MODE <ms per clip> <clips/s>` (ms per clip = wall ms ×
 //! THREADS / clips, the cost of one clip on one thread):
 //! * `inprocess`: `preprocess_video` (in-process FFmpeg libraries: decode T frames, RGB
 //!   conversion, crop + resize into CHW);
@@ -66,34 +66,43 @@ fn main() {
         .num_threads(threads)
         .build()
         .unwrap();
-    for mode in &modes {
-        let run = || {
-            pool.install(|| {
-                files
-                    .par_iter()
-                    .map(|p| match mode.as_str() {
-                        "decode" => decode_only(p, t as usize, false),
-                        "decode_rgb" => decode_only(p, t as usize, true),
-                        "inprocess" => preprocess_video_with(Input::Path(p), &opts, Backend::Libs)
-                            .unwrap()
-                            .len(),
-                        "process" => preprocess_video_with(Input::Path(p), &opts, Backend::Cli)
-                            .unwrap()
-                            .len(),
-                        other => panic!("unknown mode {other}"),
-                    })
-                    .sum::<usize>()
-            })
-        };
-        run(); // warm-up
-        let start = Instant::now();
-        let mut n = 0usize;
-        while start.elapsed().as_secs_f64() < 3.0 {
-            std::hint::black_box(run());
-            n += files.len();
+    let run = |mode: &str| {
+        pool.install(|| {
+            files
+                .par_iter()
+                .map(|p| match mode {
+                    "decode" => decode_only(p, t as usize, false),
+                    "decode_rgb" => decode_only(p, t as usize, true),
+                    "inprocess" => preprocess_video_with(Input::Path(p), &opts, Backend::Libs)
+                        .unwrap()
+                        .len(),
+                    "process" => preprocess_video_with(Input::Path(p), &opts, Backend::Cli)
+                        .unwrap()
+                        .len(),
+                    other => panic!("unknown mode {other}"),
+                })
+                .sum::<usize>()
+        })
+    };
+    // Interleaved rounds (each mode ~1 s per round) so a change in machine load hits every
+    // mode alike.
+    let mut secs = vec![0f64; modes.len()];
+    let mut clips = vec![0usize; modes.len()];
+    for m in &modes {
+        run(m); // warm-up
+    }
+    for _round in 0..3 {
+        for (i, m) in modes.iter().enumerate() {
+            let start = Instant::now();
+            while start.elapsed().as_secs_f64() < 1.0 {
+                std::hint::black_box(run(m));
+                clips[i] += files.len();
+            }
+            secs[i] += start.elapsed().as_secs_f64();
         }
-        let ms = start.elapsed().as_secs_f64() * 1e3 * threads as f64 / n as f64;
-        let per_s = n as f64 / start.elapsed().as_secs_f64();
-        println!("{mode} {ms:.2} {per_s:.1}");
+    }
+    for (i, m) in modes.iter().enumerate() {
+        let ms = secs[i] * 1e3 * threads as f64 / clips[i] as f64;
+        println!("{m} {ms:.2} {:.1}", clips[i] as f64 / secs[i]);
     }
 }
