@@ -344,6 +344,13 @@ impl Drop for Worker {
     }
 }
 
+/// Entry point for the `worker_frame` fuzz target (fuzz/): the reply-frame reader on bytes a
+/// hostile worker controls. Not an API.
+#[doc(hidden)]
+pub fn fuzz_read_frame(data: &[u8]) {
+    let _ = read_frame(&mut &data[..]);
+}
+
 fn read_frame(r: &mut impl Read) -> Result<Reply, String> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).map_err(|e| e.to_string())?;
