@@ -107,9 +107,11 @@ put("media", "npy", bytes([0]) + npy)
 def frame(h, payload=b""):
     hb = json.dumps(h).encode()
     return struct.pack("<I", len(hb)) + hb + payload
-put("worker_frame", "ok", frame({"ok": True, "nbytes": 16, "shape": [2, 2], "dtype": "float32"}, bytes(16)))
-put("worker_frame", "err", frame({"ok": False, "error": "boom", "kind": "load"}))
-put("worker_frame", "ready", frame({"op": "ready", "nbytes": 0}))
+# (the target reads two selector bytes first: batch size, class count)
+put("worker_frame", "ok", b"\x02\x02" + frame({"ok": True, "nbytes": 16, "shape": [2, 2], "dtype": "float32"}, bytes(16)))
+put("worker_frame", "nan", b"\x01\x02" + frame({"ok": True, "nbytes": 8, "shape": [1, 2]}, b"\x00\x00\xc0\x7f" * 2))
+put("worker_frame", "err", b"\x01\x02" + frame({"ok": False, "error": "boom", "kind": "load"}))
+put("worker_frame", "ready", b"\x00\x00" + frame({"op": "ready", "nbytes": 0}))
 
 # epistula: version, timestamp, uuid, signer, signature, body, signed_for split by 0xFF
 parts = [b"2", b"1750000000000", b"0b7a9d4e-3c39-4f5e-9a43-6d1f0a9e2b11",
