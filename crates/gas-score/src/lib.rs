@@ -24,7 +24,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod csvio;
+mod provenance;
 pub use csvio::{PredictionRow, read_predictions_csv, write_predictions_csv};
+pub use provenance::{
+    Provenance, ScoreComposition, WeightedScore, Weighting, provenance_weights, weighted_score,
+};
 
 /// Probability clip used by Brier and cross-entropy.
 pub const EPS: f64 = 1e-7;
