@@ -303,7 +303,7 @@ impl BenchStage {
 
 /// How a benchmark run ended, for the stage.
 enum Ran {
-    Done(gas_bench::runner::BenchOutcome),
+    Done(Box<gas_bench::runner::BenchOutcome>),
     /// The package or the model is at fault: the stage's answer.
     NotPassed(StageResult),
 }
@@ -465,7 +465,7 @@ impl BenchEvaluator {
             .map_err(|e| RegistryError::Config(format!("{stage} task failed: {e}")))?;
         drop(cancel);
         match out {
-            Ok(o) => Ok(Ran::Done(o)),
+            Ok(o) => Ok(Ran::Done(Box::new(o))),
             Err(BenchError::Invalid { report, .. }) => {
                 let reasons = report.errors.iter().map(|e| e.to_string()).collect();
                 Ok(Ran::NotPassed(StageResult {
