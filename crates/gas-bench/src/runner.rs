@@ -61,6 +61,10 @@ pub struct BenchOptions {
     pub device: String,
     pub fast_decode: bool,
     pub apply_exif: bool,
+    /// The network's cache step on image samples (gas_media::reencode; default of `d bench`):
+    /// re-encoded samples are kept under `cache_dir/reencoded`. `false`: direct path, NOT
+    /// network-exact.
+    pub reencode: bool,
     /// Worker set-up (python, script, launcher = sandbox or `None` for no sandbox, limits).
     pub worker: WorkerOptions,
     pub progress: bool,
@@ -173,6 +177,7 @@ impl Prep {
                 size,
                 apply_exif,
                 fast_decode,
+                ..Default::default()
             },
             video: gas_media::VideoOptions {
                 size,
@@ -360,7 +365,15 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     };
     let (mut worker, worker_info) = start_worker(&wopts)?;
 
-    let prep = Prep::new(&cfg, opts.fast_decode, opts.apply_exif);
+    let mut prep = Prep::new(&cfg, opts.fast_decode, opts.apply_exif);
+    prep.image.reencode = opts.reencode;
+    if opts.reencode && prep.modality == Modality::Image {
+        prep.image.reencode_cache = gas_media::ReencodeCache::open(
+            opts.cache_dir.join("reencoded"),
+            gas_media::reencode::DEFAULT_CACHE_BYTES,
+        )
+        .ok();
+    }
     let open_opts = OpenOptions {
         mode: opts.mode,
         seed: opts.seed,

@@ -348,6 +348,7 @@ impl BenchEvaluator {
             device: self.cfg.device.clone(),
             fast_decode: false,
             apply_exif: false,
+            reencode: true,
             worker,
             progress: false,
             cancel: Some(cancel.0.clone()),

@@ -479,6 +479,7 @@ fn cancelled_run_stops_and_writes_nothing(py: &Path) {
         device: "cpu".into(),
         fast_decode: false,
         apply_exif: false,
+        reencode: true,
         worker: cfg.worker.clone(),
         progress: false,
         cancel: Some(cancel.clone()),

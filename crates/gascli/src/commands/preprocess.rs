@@ -28,6 +28,14 @@ pub struct Args {
     /// Images: apply the EXIF orientation tag. NOT what the network does.
     #[arg(long)]
     pub exif: bool,
+    /// Images: skip the network's cache step (JPEG/WebP re-encoded as Pillow's save() before
+    /// decoding) and decode the original bytes. NOT network-exact.
+    #[arg(long)]
+    pub no_reencode: bool,
+    /// Images: the robustness pass's degraded tensor (the network's chain: INTER_AREA ×0.5
+    /// and back, JPEG q55, WebP q75, JPEG q80, then the crop + resize) instead of the base one.
+    #[arg(long)]
+    pub augment: bool,
 }
 
 /// Defaults when a config leaves a field out (bench.md / package.md examples).
@@ -99,6 +107,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     size,
                     apply_exif: args.exif,
                     fast_decode: args.fast_decode,
+                    reencode: !args.no_reencode,
+                    reencode_cache: None,
                 };
                 args.media
                     .par_iter()
@@ -107,12 +117,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                             what: "reading the file".into(),
                             source: e,
                         })?;
-                        gas_media::preprocess_image(&bytes, &opts)
+                        if args.augment {
+                            gas_media::preprocess_image_augmented(&bytes, &opts)
+                        } else {
+                            gas_media::preprocess_image(&bytes, &opts)
+                        }
                     })
                     .collect()
             } else {
-                if args.fast_decode || args.exif {
-                    eprintln!("note: --fast-decode / --exif apply to images only; ignored");
+                if args.augment {
+                    bail!("--augment is implemented for images only so far");
+                }
+                if args.fast_decode || args.exif || args.no_reencode {
+                    eprintln!(
+                        "note: --fast-decode / --exif / --no-reencode apply to images only; ignored"
+                    );
                 }
                 let opts = VideoOptions {
                     size,
@@ -155,6 +174,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 config.modality,
                 if args.fast_decode && config.modality == Modality::Image {
                     "fast decode: NOT network-exact"
+                } else if args.no_reencode && config.modality == Modality::Image {
+                    "direct path without the cache step: NOT network-exact"
+                } else if args.augment {
+                    "the robustness pass's degraded input"
                 } else {
                     "network preprocessing"
                 }
