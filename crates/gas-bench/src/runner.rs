@@ -23,9 +23,9 @@ use gas_score::{Label, Prediction, PredictionRow, p_synthetic, score_report, sof
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::datasets::{self, DatasetSpec, Media, Mode, OpenOptions, Sample};
 use crate::sandbox::SandboxSpec;
 use crate::worker::{Batch, BatchData, LoadRequest, Worker, WorkerError, WorkerOptions};
+use gas_datasets::{self as datasets, DatasetSpec, Media, Mode, OpenOptions, Sample};
 
 /// Ready batches buffered ahead of the worker.
 pub const PIPELINE_DEPTH: usize = 2;
@@ -181,8 +181,10 @@ impl Prep {
             },
             video: gas_media::VideoOptions {
                 size,
-                max_frames: p.max_frames.unwrap_or(16),
-                fps: p.fps,
+                num_frames: (p.max_frames)
+                    .unwrap_or(gas_media::DEFAULT_NUM_FRAMES)
+                    .min(gas_media::MAX_NUM_FRAMES),
+                frame_rate: p.fps,
             },
             audio: gas_media::AudioOptions {
                 sample_rate: p.sample_rate.unwrap_or(16000),
@@ -196,7 +198,7 @@ impl Prep {
         let [h, w] = self.image.size.map(|v| v as usize);
         match self.modality {
             Modality::Image => vec![3, h, w],
-            Modality::Video => vec![self.video.max_frames as usize, 3, h, w],
+            Modality::Video => vec![self.video.num_frames as usize, 3, h, w],
             Modality::Audio => {
                 vec![(self.audio.sample_rate as f64 * self.audio.duration_seconds) as usize]
             }
@@ -345,10 +347,27 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     std::fs::create_dir_all(&work).map_err(io_err(&work))?;
 
     let mut wopts = opts.worker.clone();
+    let mut read_only = wopts.sandbox.read_only.clone();
+    read_only.push(pkg_root.clone());
     wopts.sandbox = SandboxSpec {
         scratch: work.clone(),
+        read_only,
         ..wopts.sandbox
     };
+    let weights_bytes =
+        std::fs::metadata(pkg_dir.join(&cfg.model.weights_file)).map_or(0, |m| m.len());
+    let element_bytes = if cfg.modality == Modality::Audio {
+        4
+    } else {
+        1
+    };
+    crate::worker::check_memory(
+        wopts.sandbox.memory_bytes,
+        opts.batch_size.max(1),
+        &Prep::new(&cfg, opts.fast_decode, opts.apply_exif).sample_shape(),
+        element_bytes,
+        weights_bytes,
+    )?;
     let load = LoadRequest {
         weights_path: pkg_dir.join(&cfg.model.weights_file),
         package_dir: pkg_dir.clone(),
@@ -536,10 +555,18 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
                 bar.inc(n as u64);
                 match res {
                     Ok(logits) => {
-                        for (item, row) in
-                            rb.items.into_iter().zip(logits.chunks_exact(num_classes))
-                        {
-                            let probs = softmax(row);
+                        // one entry per item (the worker module checks the count)
+                        for (item, row) in rb.items.into_iter().zip(logits) {
+                            let row = match row {
+                                Ok(row) => row,
+                                Err(msg) => {
+                                    *failed_per_dataset.entry(item.dataset.clone()).or_default() +=
+                                        1;
+                                    errors.add("non-finite", &item.dataset, &item.id, &msg);
+                                    continue;
+                                }
+                            };
+                            let probs = softmax(&row);
                             let ps = p_synthetic(&probs);
                             rows.push(PredictionRow {
                                 dataset: item.dataset.clone(),

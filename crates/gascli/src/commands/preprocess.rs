@@ -38,9 +38,6 @@ pub struct Args {
     pub augment: bool,
 }
 
-/// Defaults when a config leaves a field out (bench.md / package.md examples).
-const DEFAULT_MAX_FRAMES: u32 = 16;
-
 fn load_config(path: &Path) -> anyhow::Result<ModelConfig> {
     let yaml = if path.is_dir() {
         Some(path.join(CONFIG_FILE))
@@ -102,6 +99,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match config.modality {
         Modality::Image | Modality::Video => {
             let size = config.image_size();
+            let frames = pre
+                .max_frames
+                .unwrap_or(gas_media::DEFAULT_NUM_FRAMES)
+                .min(gas_media::MAX_NUM_FRAMES);
             let per: Vec<Result<Vec<u8>, MediaError>> = if config.modality == Modality::Image {
                 let opts = ImageOptions {
                     size,
@@ -135,8 +136,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 let opts = VideoOptions {
                     size,
-                    max_frames: pre.max_frames.unwrap_or(DEFAULT_MAX_FRAMES),
-                    fps: pre.fps,
+                    num_frames: frames,
+                    frame_rate: pre.fps,
                 };
                 args.media
                     .par_iter()
@@ -157,13 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let shape = if config.modality == Modality::Image {
                 vec![n, 3, h, w]
             } else {
-                vec![
-                    n,
-                    pre.max_frames.unwrap_or(DEFAULT_MAX_FRAMES) as usize,
-                    3,
-                    h,
-                    w,
-                ]
+                vec![n, frames as usize, 3, h, w]
             };
             gas_media::npy::write_u8(&args.output, &shape, &data)
                 .with_context(|| format!("cannot write {}", args.output.display()))?;
