@@ -19,7 +19,7 @@ use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use gas_package::{Modality, ModelConfig, ValidateOptions, ValidationReport};
-use gas_score::{Label, Prediction, PredictionRow, p_synthetic, score_report, softmax};
+use gas_score::{Label, Prediction, PredictionRow, network_output, score_report};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
@@ -166,7 +166,6 @@ struct Prep {
 impl Prep {
     fn new(cfg: &ModelConfig, fast_decode: bool, apply_exif: bool) -> Self {
         let size = cfg.image_size();
-        let p = &cfg.preprocessing;
         Prep {
             modality: cfg.modality,
             image: gas_media::ImageOptions {
@@ -174,14 +173,16 @@ impl Prep {
                 apply_exif,
                 fast_decode,
             },
+            // as the network reads the config: frames capped at 64, `frame_rate` sampling,
+            // audio always 16 kHz × 6 s (gas_package::ModelConfig)
             video: gas_media::VideoOptions {
                 size,
-                max_frames: p.max_frames.unwrap_or(16),
-                fps: p.fps,
+                max_frames: cfg.video_frames(),
+                fps: cfg.frame_rate(),
             },
             audio: gas_media::AudioOptions {
-                sample_rate: p.sample_rate.unwrap_or(16000),
-                duration_seconds: p.duration_seconds.unwrap_or(6.0),
+                sample_rate: gas_package::AUDIO_SAMPLE_RATE,
+                duration_seconds: gas_package::AUDIO_SECONDS,
             },
         }
     }
@@ -348,8 +349,9 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
         weights_path: pkg_dir.join(&cfg.model.weights_file),
         package_dir: pkg_dir.clone(),
         num_classes: cfg.model.num_classes,
+        model_kwargs: Value::Object(cfg.load_model_kwargs()),
+        dtype: cfg.dtype.as_str().to_string(),
         modality: cfg.modality.to_string(),
-        preprocessing: serde_json::to_value(&cfg.preprocessing).unwrap_or(Value::Null),
         device: opts.device.clone(),
         name: cfg.name.clone(),
     };
@@ -523,24 +525,36 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
                 bar.inc(n as u64);
                 match res {
                     Ok(logits) => {
-                        for (item, row) in
-                            rb.items.into_iter().zip(logits.chunks_exact(num_classes))
-                        {
-                            let probs = softmax(row);
-                            let ps = p_synthetic(&probs);
+                        for (item, row) in rb.items.into_iter().zip(logits.rows()) {
+                            // the network's probabilities and call for this sample
+                            let out = match network_output(row) {
+                                Ok(o) => o,
+                                Err(e) => {
+                                    *failed_per_dataset.entry(item.dataset.clone()).or_default() +=
+                                        1;
+                                    let msg = format!("{}: {e}", cfg.name);
+                                    errors.add("output", &item.dataset, &item.id, &msg);
+                                    continue;
+                                }
+                            };
+                            let ps = out.p_synthetic();
                             rows.push(PredictionRow {
                                 dataset: item.dataset.clone(),
                                 sample_id: item.id,
                                 label: item.label,
                                 p_synthetic: ps,
                                 weight: 1.0,
+                                predicted: Some(out.predicted),
+                                probs: out.probs.clone(),
                             });
                             preds.push(Prediction {
                                 label: item.label,
                                 p_synthetic: ps,
                                 weight: 1.0,
                                 dataset: Some(item.dataset),
-                                probs: (num_classes >= 3).then_some(probs),
+                                probs: (num_classes >= 3 && out.probs.len() == num_classes)
+                                    .then_some(out.probs),
+                                predicted: Some(out.predicted),
                             });
                         }
                     }

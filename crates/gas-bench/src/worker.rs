@@ -292,18 +292,29 @@ impl Worker {
             "package_dir": load.package_dir,
             "weights_path": load.weights_path,
             "num_classes": load.num_classes,
+            "model_kwargs": load.model_kwargs,
+            "dtype": load.dtype,
             "modality": load.modality,
-            "preprocessing": load.preprocessing,
             "device": load.device,
             "name": load.name,
         });
         let t = self.opts.load_timeout;
         self.request("loading the model", header, Vec::new(), t)
             .map(|r| r.0)
+            .map_err(|e| match e {
+                WorkerError::Model { kind, message } if kind == "missing-module" => {
+                    WorkerError::Model {
+                        message: crate::runtime::missing_module_line(&message),
+                        kind,
+                    }
+                }
+                e => e,
+            })
     }
 
-    /// Runs `forward` on one batch; returns `[B × num_classes]` float32 logits, row-major.
-    pub fn infer(&mut self, batch_index: usize, batch: &Batch) -> Result<Vec<f32>, WorkerError> {
+    /// Runs `forward` on one batch; returns its `[B, K]` float32 output, one row per sample (the
+    /// sample's output flattened: K is 1, 2, 3 or num_classes).
+    pub fn infer(&mut self, batch_index: usize, batch: &Batch) -> Result<Logits, WorkerError> {
         let (dtype, bytes) = match &batch.data {
             BatchData::U8(v) => ("uint8", v.clone()),
             BatchData::F32(v) => ("float32", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
@@ -313,15 +324,24 @@ impl Worker {
         });
         let t = self.opts.batch_timeout;
         let (h, payload) = self.request(&format!("batch {batch_index}"), header, bytes, t)?;
-        if payload.len() % 4 != 0 || h["nbytes"].as_u64() != Some(payload.len() as u64) {
+        let per_sample = h["shape"][1].as_u64().unwrap_or(0) as usize;
+        let rows = batch.shape.first().copied().unwrap_or(0);
+        if payload.len() % 4 != 0
+            || h["nbytes"].as_u64() != Some(payload.len() as u64)
+            || per_sample == 0
+            || payload.len() / 4 != rows * per_sample
+        {
             return Err(WorkerError::Protocol(
                 "logits payload of the wrong size".into(),
             ));
         }
-        Ok(payload
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect())
+        Ok(Logits {
+            per_sample,
+            values: payload
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        })
     }
 
     /// Asks the worker to exit, then makes sure its whole process group is gone.
@@ -363,14 +383,33 @@ fn read_frame(r: &mut impl Read) -> Result<Reply, String> {
     Ok((header, payload))
 }
 
+/// One batch's output: `values.len() / per_sample` rows, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logits {
+    /// Values per sample (the sample's output flattened): 1, 2, 3 or num_classes.
+    pub per_sample: usize,
+    pub values: Vec<f32>,
+}
+
+impl Logits {
+    /// One row per sample.
+    pub fn rows(&self) -> std::slice::ChunksExact<'_, f32> {
+        self.values.chunks_exact(self.per_sample.max(1))
+    }
+}
+
 /// What `load` sends.
 #[derive(Debug, Clone)]
 pub struct LoadRequest {
     pub package_dir: PathBuf,
     pub weights_path: PathBuf,
     pub num_classes: u32,
+    /// `load_model`'s keyword arguments: every `model:` key but `weights_file`
+    /// ([`gas_package::ModelConfig::load_model_kwargs`]); nothing from `preprocessing:`.
+    pub model_kwargs: Value,
+    /// Weights precision (`float32`, `float16`, `bfloat16`).
+    pub dtype: String,
     pub modality: String,
-    pub preprocessing: Value,
     pub device: String,
     pub name: String,
 }

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gas_bench::sandbox::SandboxSpec;
-use gas_bench::worker::{Batch, BatchData, LoadRequest, Worker, WorkerError, WorkerOptions};
+use gas_bench::worker::{
+    Batch, BatchData, LoadRequest, Logits, Worker, WorkerError, WorkerOptions,
+};
 
 fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
@@ -63,8 +65,9 @@ fn worker_with(forward_body: &str, timeout: Duration) -> Option<(Worker, tempfil
         package_dir: pkg.clone(),
         weights_path: pkg.join("model.safetensors"),
         num_classes: 2,
+        model_kwargs: serde_json::json!({"num_classes": 2}),
+        dtype: "float32".into(),
         modality: "image".into(),
-        preprocessing: serde_json::json!({}),
         device: "cpu".into(),
         name: "hostile".into(),
     })
@@ -79,7 +82,7 @@ fn batch() -> Batch {
     }
 }
 
-fn model_error(r: Result<Vec<f32>, WorkerError>) -> String {
+fn model_error(r: Result<Logits, WorkerError>) -> String {
     match r {
         Err(WorkerError::Model { message, .. }) => message,
         other => panic!("expected the model's error, got {other:?}"),
@@ -92,7 +95,7 @@ fn benign_model_runs_inside_the_sandbox() {
         return;
     };
     let logits = w.infer(0, &batch()).unwrap();
-    assert_eq!(logits, vec![0.0, 0.0]);
+    assert_eq!(logits.values, vec![0.0, 0.0]);
     w.shutdown();
 }
 

@@ -13,7 +13,8 @@ use rayon::prelude::*;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Model package directory or ZIP, or its `model_config.yaml`: supplies the modality and
-    /// `preprocessing` (resize, max_frames, fps, sample_rate, duration_seconds).
+    /// `preprocessing` as the network reads it (resize; video num_frames / max_frames, capped at
+    /// 64, frame_rate; audio is always 16 kHz × 6 s).
     #[arg(long)]
     pub model: PathBuf,
     /// Media files, in batch order.
@@ -29,9 +30,6 @@ pub struct Args {
     #[arg(long)]
     pub exif: bool,
 }
-
-/// Defaults when a config leaves a field out (bench.md / package.md examples).
-const DEFAULT_MAX_FRAMES: u32 = 16;
 
 fn load_config(path: &Path) -> anyhow::Result<ModelConfig> {
     let yaml = if path.is_dir() {
@@ -88,7 +86,6 @@ fn shape_str(shape: &[usize]) -> String {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.model)?;
-    let pre = &config.preprocessing;
     let n = args.media.len();
     let mut failures = Vec::new();
     match config.modality {
@@ -116,8 +113,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 let opts = VideoOptions {
                     size,
-                    max_frames: pre.max_frames.unwrap_or(DEFAULT_MAX_FRAMES),
-                    fps: pre.fps,
+                    max_frames: config.video_frames(),
+                    fps: config.frame_rate(),
                 };
                 args.media
                     .par_iter()
@@ -138,13 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let shape = if config.modality == Modality::Image {
                 vec![n, 3, h, w]
             } else {
-                vec![
-                    n,
-                    pre.max_frames.unwrap_or(DEFAULT_MAX_FRAMES) as usize,
-                    3,
-                    h,
-                    w,
-                ]
+                vec![n, config.video_frames() as usize, 3, h, w]
             };
             gas_media::npy::write_u8(&args.output, &shape, &data)
                 .with_context(|| format!("cannot write {}", args.output.display()))?;
@@ -162,8 +153,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Modality::Audio => {
             let opts = AudioOptions {
-                sample_rate: pre.sample_rate.unwrap_or(16_000),
-                duration_seconds: pre.duration_seconds.unwrap_or(6.0),
+                // the network always feeds 16 kHz × 6 s, whatever the config says
+                sample_rate: gas_package::AUDIO_SAMPLE_RATE,
+                duration_seconds: gas_package::AUDIO_SECONDS,
             };
             let samples = opts
                 .num_samples()
