@@ -199,7 +199,7 @@ mod tests {
             predicted: Some(o.predicted),
             ..Prediction::new(Label::Real, o.p_synthetic())
         };
-        let m = binary_metrics(&[p.clone()]);
+        let m = binary_metrics(std::slice::from_ref(&p));
         assert_eq!((m.confusion.tn, m.confusion.fp), (1.0, 0.0));
         let without = Prediction {
             predicted: None,
