@@ -1,12 +1,12 @@
-//! The benchmark engine behind `gascli d bench` and the registry's evaluator: datasets (local
-//! folders, archives, parquet, the Hugging Face hub), the sandboxed PyTorch worker and its
-//! protocol, the pipelined run, results JSON / predictions CSV / HTML report.
+//! The benchmark engine behind `gascli d bench` and the registry's evaluator: the sandboxed
+//! PyTorch worker and its protocol, the pipelined run, results JSON / predictions CSV / HTML
+//! report.
 //!
 //! Owns: orchestration and I/O of a run. Must not touch: validation rules (gas-package),
-//! preprocessing maths (gas-media) or scoring formulas (gas-score): it calls them, so the
-//! numbers are the same everywhere. Results schema: `RESULTS.md`.
+//! finding, downloading and sampling datasets (gas-datasets), preprocessing maths (gas-media) or
+//! scoring formulas (gas-score): it calls them, so the numbers are the same everywhere.
+//! Results schema: `RESULTS.md`.
 
-pub mod datasets;
 pub mod report;
 pub mod runner;
 pub mod runtime;

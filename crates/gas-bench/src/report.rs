@@ -7,7 +7,7 @@
 //! any of them may be missing) plus the per-sample predictions. Everything that comes from the
 //! user (dataset names, ids, model names) is HTML-escaped.
 
-use crate::datasets::Label;
+use gas_score::Label;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

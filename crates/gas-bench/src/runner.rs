@@ -23,9 +23,9 @@ use gas_score::{Label, Prediction, PredictionRow, network_output, score_report};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use crate::datasets::{self, DatasetSpec, Media, Mode, OpenOptions, Sample};
 use crate::sandbox::SandboxSpec;
 use crate::worker::{Batch, BatchData, LoadRequest, Worker, WorkerError, WorkerOptions};
+use gas_datasets::{self as datasets, DatasetSpec, Media, Mode, OpenOptions, Sample};
 
 /// Ready batches buffered ahead of the worker.
 pub const PIPELINE_DEPTH: usize = 2;

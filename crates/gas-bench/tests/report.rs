@@ -1,7 +1,7 @@
 //! HTML report: structure, charts, worst-mistakes table, escaping, offline-only resources.
 
-use gas_bench::datasets::Label;
 use gas_bench::report::{ReportRow, WORST_ROWS, render_html};
+use gas_score::Label;
 use serde_json::json;
 
 /// Checks that every non-void element we open is closed in order (a small structural parser for

@@ -9,6 +9,7 @@
 
 pub mod analyzer;
 pub mod config;
+mod policy;
 pub mod st;
 mod zipio;
 

@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gas_bench::datasets::Mode;
 use gas_bench::runner::{BenchError, BenchOptions, DataSource, run_bench};
 use gas_bench::worker::{WorkerError, WorkerOptions};
+use gas_datasets::Mode;
 use gas_package::Modality;
 use serde_json::{Value, json};
 
@@ -116,7 +116,7 @@ impl EvalConfig {
             exam_mode: Mode::Debug,
             benchmark_mode: Mode::Full,
             seed: 42,
-            cache_dir: gas_bench::datasets::default_cache_dir(),
+            cache_dir: gas_datasets::default_cache_dir(),
             offline: false,
             batch_size: 16,
             device: "cpu".into(),

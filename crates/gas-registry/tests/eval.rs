@@ -470,7 +470,7 @@ fn cancelled_run_stops_and_writes_nothing(py: &Path) {
         model: root().join("examples/image-detector"),
         modality: Modality::Image,
         data: vec![DataSource::Dir(root().join("examples/data/image"))],
-        mode: gas_bench::datasets::Mode::Full,
+        mode: gas_datasets::Mode::Full,
         seed: 1,
         cache_dir: work.path().join("cache"),
         offline: true,

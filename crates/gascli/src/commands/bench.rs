@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use gas_bench::datasets::{Mode, default_cache_dir};
 use gas_bench::runner::{BenchError, BenchOptions, DataSource, run_bench};
 use gas_bench::worker::{find_python, find_worker_script};
+use gas_datasets::{Mode, default_cache_dir};
 use gas_package::Modality;
 use serde_json::Value;
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use gas_bench::datasets::Mode;
 use gas_bench::runner::DataSource;
 use gas_bench::worker::{find_python, find_worker_script};
+use gas_datasets::Mode;
 use gas_package::Modality;
 use gas_registry::api::{self, ApiConfig, AppState, MODALITIES};
 use gas_registry::auth::ChainAuth;

@@ -1,6 +1,6 @@
 //! Datasets: local folders, catalog, sampling, zip/tar archives, corrupt and empty inputs.
 
-use gas_bench::datasets::{
+use gas_datasets::{
     DatasetError, DatasetSpec, Label, Media, Modality, Mode, OpenOptions, Sample, load_catalog,
     local_dir_specs, open,
 };

@@ -4,7 +4,7 @@
 #[allow(dead_code)] // each test binary uses a different part of the fake hub
 mod support;
 
-use gas_bench::datasets::{DatasetSpec, Label, Modality, Mode, OpenOptions, open};
+use gas_datasets::{DatasetSpec, Label, Modality, Mode, OpenOptions, open};
 use support::hub_server::{Hub, start};
 
 #[test]

@@ -1,12 +1,18 @@
-//! Benchmark datasets: the catalog YAML, local folders, local archives (zip, tar, tar.gz),
-//! parquet files with a media-bytes column, and Hugging Face hub datasets downloaded into a
-//! cache directory on first use.
+//! Benchmark datasets for gascli: the catalog YAML, local folders, local archives (zip, tar,
+//! tar.gz), parquet files with a media-bytes column, and Hugging Face hub datasets downloaded
+//! into a cache directory on first use.
 //!
 //! [`open`] turns one [`DatasetSpec`] into a stream of [`Sample`]s (raw media bytes or a file
 //! path plus the label). Sampling (mode + seed) is reproducible and memory stays bounded: only
 //! entry *names* are listed up front, media bytes are read one sample at a time.
 //!
-//! This module must not decode or preprocess media (that is `gas-media`), run models, or score.
+//! Owns: catalog parsing, finding and listing dataset files, downloads and the download cache,
+//! choosing which samples a run uses, and reading their undecoded bytes. It is the only crate
+//! that speaks HTTP to the hub and reads parquet.
+//!
+//! Must not touch: decoding or preprocessing media (gas-media), running models or the worker
+//! (gas-bench), scoring (gas-score), results files or reports (gas-bench). It knows nothing of a
+//! benchmark run beyond the [`Mode`] and seed it is given.
 
 mod compat;
 

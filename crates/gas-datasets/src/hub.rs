@@ -383,57 +383,81 @@ pub(crate) fn fetch_dataset_files(
     opts: &OpenOptions,
     source: &SourceFilter,
 ) -> Result<Vec<FoundFile>, DatasetError> {
-    let repo = repo.to_string();
-    let dir = repo_cache_dir(&opts.cache_dir, &repo);
-    let tree_path = dir.join(TREE_FILE);
-    let not_cached = || DatasetError::NotCached {
+    let dir = repo_cache_dir(&opts.cache_dir, repo);
+    let listing = repo_listing(spec, repo, opts, &dir)?;
+    let chosen = choose_repo_files(spec, opts, source, listing)?;
+    let (files, missing) = locate_in_cache(spec, repo, opts, &dir, &chosen)?;
+    download_missing(spec, repo, opts, missing)?;
+    Ok(files)
+}
+
+fn not_cached(spec: &DatasetSpec, repo: &str, dir: &Path) -> DatasetError {
+    DatasetError::NotCached {
         dataset: spec.name.clone(),
-        repo: repo.clone(),
-        cache: dir.clone(),
-    };
+        repo: repo.to_string(),
+        cache: dir.to_path_buf(),
+    }
+}
+
+/// Step 1: the repo's file list. Offline: the cached listing or [`DatasetError::NotCached`].
+/// Online: a fresh listing (cached for later offline runs), falling back to the cached one when
+/// the hub cannot be listed.
+fn repo_listing(
+    spec: &DatasetSpec,
+    repo: &str,
+    opts: &OpenOptions,
+    dir: &Path,
+) -> Result<Vec<RepoFile>, DatasetError> {
+    let tree_path = dir.join(TREE_FILE);
     let read_cached = || -> Option<Vec<RepoFile>> {
         let text = std::fs::read_to_string(&tree_path).ok()?;
         serde_json::from_str(&text).ok()
     };
-    let files = if opts.offline {
-        read_cached().ok_or_else(not_cached)?
-    } else {
-        let endpoint = opts.hf_endpoint.clone();
-        let r = repo.clone();
-        match block_on(async move { list_repo_files(&endpoint, &r).await }) {
-            Ok(Ok(files)) => {
-                if let Ok(json) = serde_json::to_vec(&files)
-                    && let Err(e) = write_atomic(&tree_path, &json)
-                {
-                    tracing::warn!("cannot cache the listing at {}: {e}", tree_path.display());
-                }
-                files
+    if opts.offline {
+        return read_cached().ok_or_else(|| not_cached(spec, repo, dir));
+    }
+    let endpoint = opts.hf_endpoint.clone();
+    let r = repo.to_string();
+    match block_on(async move { list_repo_files(&endpoint, &r).await }) {
+        Ok(Ok(files)) => {
+            if let Ok(json) = serde_json::to_vec(&files)
+                && let Err(e) = write_atomic(&tree_path, &json)
+            {
+                tracing::warn!("cannot cache the listing at {}: {e}", tree_path.display());
             }
-            Ok(Err((url, reason))) => match read_cached() {
-                Some(f) => {
-                    tracing::warn!("listing {url} failed ({reason}); using the cached listing");
-                    f
-                }
-                None => {
-                    return Err(DatasetError::Download {
-                        dataset: spec.name.clone(),
-                        url,
-                        reason,
-                    });
-                }
-            },
-            Err(reason) => {
-                return Err(DatasetError::Download {
-                    dataset: spec.name.clone(),
-                    url: opts.hf_endpoint.clone(),
-                    reason,
-                });
-            }
+            Ok(files)
         }
-    };
+        Ok(Err((url, reason))) => match read_cached() {
+            Some(f) => {
+                tracing::warn!("listing {url} failed ({reason}); using the cached listing");
+                Ok(f)
+            }
+            None => Err(DatasetError::Download {
+                dataset: spec.name.clone(),
+                url,
+                reason,
+            }),
+        },
+        Err(reason) => Err(DatasetError::Download {
+            dataset: spec.name.clone(),
+            url: opts.hf_endpoint.clone(),
+            reason,
+        }),
+    }
+}
 
+/// Step 2: the files this run uses. Containers (archives, parquet) when the repo has them and
+/// `source_format` allows them, `archives_per_dataset` of them (or the mode's remote cap);
+/// otherwise loose media files, `media_per_archive × archives_per_dataset` of them (as the
+/// network counts) and never more than the mode needs. Seeded choices.
+fn choose_repo_files(
+    spec: &DatasetSpec,
+    opts: &OpenOptions,
+    source: &SourceFilter,
+    listing: Vec<RepoFile>,
+) -> Result<Vec<RepoFile>, DatasetError> {
     let filter = PathFilter::from_spec(spec)?;
-    let usable: Vec<RepoFile> = files
+    let usable: Vec<RepoFile> = listing
         .into_iter()
         .filter(|f| safe_rel(&f.path) && filter.accepts(&f.path))
         .collect();
@@ -442,114 +466,130 @@ pub(crate) fn fetch_dataset_files(
         .filter(|f| source.container(&f.path).is_some())
         .cloned()
         .collect();
-    let chosen: Vec<RepoFile> = if !containers.is_empty() && !source.media_only() {
+    if !containers.is_empty() && !source.media_only() {
         let cap = usize::try_from(spec.archives_per_dataset)
             .ok()
             .or(opts.mode.remote_archive_cap());
         let mut rng = rng_for(opts.seed, &spec.name, "archives");
-        match cap {
-            Some(k) => choose(containers.len(), k, &mut rng)
-                .into_iter()
-                .map(|i| containers[i].clone())
-                .collect(),
-            None => containers,
-        }
-    } else {
-        // Loose media files: media_per_archive × archives_per_dataset of them (as the network
-        // counts), and never more than the mode needs.
-        let media: Vec<RepoFile> = usable
-            .into_iter()
-            .filter(|f| source.media(&f.path, spec.modality))
-            .collect();
-        let by_spec = match (
-            usize::try_from(spec.media_per_archive),
-            usize::try_from(spec.archives_per_dataset),
-        ) {
-            (Ok(m), Ok(a)) => Some(m.saturating_mul(a)),
-            _ => None,
-        };
-        let cap = match (by_spec, opts.mode.per_dataset_limit()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let mut rng = rng_for(opts.seed, &spec.name, "loose");
-        match cap {
-            Some(k) => choose(media.len(), k, &mut rng)
-                .into_iter()
-                .map(|i| media[i].clone())
-                .collect(),
-            None => media,
-        }
+        return Ok(pick(containers, cap, &mut rng));
+    }
+    let media: Vec<RepoFile> = usable
+        .into_iter()
+        .filter(|f| source.media(&f.path, spec.modality))
+        .collect();
+    let by_spec = match (
+        usize::try_from(spec.media_per_archive),
+        usize::try_from(spec.archives_per_dataset),
+    ) {
+        (Ok(m), Ok(a)) => Some(m.saturating_mul(a)),
+        _ => None,
     };
+    let cap = match (by_spec, opts.mode.per_dataset_limit()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut rng = rng_for(opts.seed, &spec.name, "loose");
+    Ok(pick(media, cap, &mut rng))
+}
 
+/// `cap` files chosen with `rng` (all of them when `cap` is `None`).
+fn pick(files: Vec<RepoFile>, cap: Option<usize>, rng: &mut rand::rngs::StdRng) -> Vec<RepoFile> {
+    match cap {
+        Some(k) => choose(files.len(), k, rng)
+            .into_iter()
+            .map(|i| files[i].clone())
+            .collect(),
+        None => files,
+    }
+}
+
+/// A chosen file that is not (completely) in the cache, and where it goes.
+type Missing = (RepoFile, PathBuf);
+
+/// Step 3: where each chosen file lives in the cache, and which of them are not there yet
+/// (missing or of the wrong size). Offline, a missing file is [`DatasetError::NotCached`].
+fn locate_in_cache(
+    spec: &DatasetSpec,
+    repo: &str,
+    opts: &OpenOptions,
+    dir: &Path,
+    chosen: &[RepoFile],
+) -> Result<(Vec<FoundFile>, Vec<Missing>), DatasetError> {
     let mut out = Vec::with_capacity(chosen.len());
-    let mut todo = Vec::new();
-    for f in &chosen {
-        let dest = f.path.split('/').fold(dir.clone(), |p, s| p.join(s));
+    let mut missing = Vec::new();
+    for f in chosen {
+        let dest = f.path.split('/').fold(dir.to_path_buf(), |p, s| p.join(s));
         let complete = std::fs::metadata(&dest)
             .map(|m| m.is_file() && f.size.is_none_or(|s| s == m.len()))
             .unwrap_or(false);
         if !complete {
             if opts.offline {
-                return Err(not_cached());
+                return Err(not_cached(spec, repo, dir));
             }
-            todo.push((f.clone(), dest.clone()));
+            missing.push((f.clone(), dest.clone()));
         }
         out.push(FoundFile {
             rel: f.path.clone(),
             abs: dest,
         });
     }
-    if !todo.is_empty() {
-        let total: u64 = todo.iter().filter_map(|(f, _)| f.size).sum();
-        let endpoint = opts.hf_endpoint.clone();
-        let repo2 = repo.clone();
-        let name = spec.name.clone();
-        let res = block_on(async move {
-            let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            ) {
-                pb.set_style(style.progress_chars("=> "));
-            }
-            let client = client().map_err(|e| (endpoint.clone(), e))?;
-            let (org, rname) = repo2.split_once('/').unwrap_or((&repo2, ""));
-            for (f, dest) in todo {
-                let url = repo_url(
-                    &endpoint,
-                    &["datasets", org, rname, "resolve", "main"],
-                    Some(&f.path),
-                )
-                .map_err(|e| (endpoint.clone(), e))?;
-                pb.set_message(format!("{name}: {}", f.path));
-                let have = std::fs::metadata(part_path(&dest))
-                    .map(|m| m.len())
-                    .unwrap_or(0);
-                pb.inc(have);
-                download_file(&client, &url, &dest, f.size, &pb)
-                    .await
-                    .map_err(|e| (url.to_string(), e))?;
-            }
-            pb.finish_and_clear();
-            Ok::<(), (String, String)>(())
-        });
-        match res {
-            Ok(Ok(())) => {}
-            Ok(Err((url, reason))) => {
-                return Err(DatasetError::Download {
-                    dataset: spec.name.clone(),
-                    url,
-                    reason,
-                });
-            }
-            Err(reason) => {
-                return Err(DatasetError::Download {
-                    dataset: spec.name.clone(),
-                    url: opts.hf_endpoint.clone(),
-                    reason,
-                });
-            }
-        }
+    Ok((out, missing))
+}
+
+/// Step 4: downloads the missing files one after the other (each resumable), with one progress
+/// bar over their total size.
+fn download_missing(
+    spec: &DatasetSpec,
+    repo: &str,
+    opts: &OpenOptions,
+    missing: Vec<Missing>,
+) -> Result<(), DatasetError> {
+    if missing.is_empty() {
+        return Ok(());
     }
-    Ok(out)
+    let total: u64 = missing.iter().filter_map(|(f, _)| f.size).sum();
+    let endpoint = opts.hf_endpoint.clone();
+    let repo = repo.to_string();
+    let name = spec.name.clone();
+    let res = block_on(async move {
+        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ) {
+            pb.set_style(style.progress_chars("=> "));
+        }
+        let client = client().map_err(|e| (endpoint.clone(), e))?;
+        let (org, rname) = repo.split_once('/').unwrap_or((&repo, ""));
+        for (f, dest) in missing {
+            let url = repo_url(
+                &endpoint,
+                &["datasets", org, rname, "resolve", "main"],
+                Some(&f.path),
+            )
+            .map_err(|e| (endpoint.clone(), e))?;
+            pb.set_message(format!("{name}: {}", f.path));
+            let have = std::fs::metadata(part_path(&dest))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            pb.inc(have);
+            download_file(&client, &url, &dest, f.size, &pb)
+                .await
+                .map_err(|e| (url.to_string(), e))?;
+        }
+        pb.finish_and_clear();
+        Ok::<(), (String, String)>(())
+    });
+    match res {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err((url, reason))) => Err(DatasetError::Download {
+            dataset: spec.name.clone(),
+            url,
+            reason,
+        }),
+        Err(reason) => Err(DatasetError::Download {
+            dataset: spec.name.clone(),
+            url: opts.hf_endpoint.clone(),
+            reason,
+        }),
+    }
 }

@@ -5,10 +5,8 @@
 #[allow(dead_code)] // each test binary uses a different part of the fake hub
 mod support;
 
-use gas_bench::datasets::hub::repo_cache_dir;
-use gas_bench::datasets::{
-    DatasetError, DatasetSpec, Label, Media, Modality, Mode, OpenOptions, open,
-};
+use gas_datasets::hub::repo_cache_dir;
+use gas_datasets::{DatasetError, DatasetSpec, Label, Media, Modality, Mode, OpenOptions, open};
 use std::io::Write;
 use support::hub_server::{Hub, start};
 

@@ -3,9 +3,7 @@
 
 use arrow_array::{ArrayRef, BinaryArray, RecordBatch, StringArray, StructArray};
 use arrow_schema::{DataType, Field, Fields, Schema};
-use gas_bench::datasets::{
-    DatasetError, DatasetSpec, Label, Media, Modality, Mode, OpenOptions, open,
-};
+use gas_datasets::{DatasetError, DatasetSpec, Label, Media, Modality, Mode, OpenOptions, open};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
