@@ -31,6 +31,10 @@ need_apt=()
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 # nasm: build-time only, lets gas-media compile libjpeg-turbo's SIMD decoder (same pixels, ~2x faster)
 command -v nasm >/dev/null 2>&1 || need_apt+=(nasm)
+# pkg-config + FFmpeg's -dev packages: build-time, gas-media decodes video/audio in-process
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+pkg-config --exists libavformat libavcodec libavfilter libavutil 2>/dev/null \
+  || need_apt+=(libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,7 +1,9 @@
 """gascli inference worker: runs a miner's model.py on batches sent by the Rust benchmark runner.
 
-Started by gascli as a child process inside its sandbox (own network namespace, rlimits, Landlock:
-writes only in the scratch directory). Protocol on stdin/stdout, little-endian, one message each way
+Started by gascli as a child process inside its sandbox (see crates/gas-bench/src/sandbox.rs:
+namespaces, a minimal read-only file view with a tmpfs scratch, no capabilities, seccomp, Landlock,
+rlimits). Its first act is to forbid execve for itself (the launcher's filter had to allow the one
+that started Python). Protocol on stdin/stdout, little-endian, one message each way
 per request:
 
     u32 header_len | header_len bytes of UTF-8 JSON | header["nbytes"] raw payload bytes (optional)
@@ -30,6 +32,54 @@ import os
 import struct
 import sys
 import traceback
+
+
+def _forbid_exec():
+    """Second seccomp filter, stacked on the launcher's: execve/execveat fail with EPERM from now
+    on (the launcher had to allow the one execve that started Python). Installed before torch or
+    the model is imported; inside the sandbox (GASCLI_SANDBOX=1) the worker refuses to run
+    without it."""
+    import ctypes
+    import platform
+
+    arches = {"x86_64": (0xC000003E, (59, 322), True), "aarch64": (0xC00000B7, (221, 281), False)}
+    arch, (execve, execveat), x32 = arches[platform.machine()]
+    LD_ABS_W, JEQ, JGE, RET = 0x20, 0x15, 0x35, 0x06
+    ALLOW, EPERM, KILL = 0x7FFF0000, 0x00050001, 0x80000000
+    prog = [
+        (LD_ABS_W, 0, 0, 4),  # A = seccomp_data.arch
+        (JEQ, 1, 0, arch),
+        (RET, 0, 0, KILL),
+        (LD_ABS_W, 0, 0, 0),  # A = seccomp_data.nr
+        (JGE, 3, 0, 0x40000000) if x32 else (JEQ, 3, 0, 0xFFFFFFFF),  # x32 ABI: refuse all
+        (JEQ, 2, 0, execve),
+        (JEQ, 1, 0, execveat),
+        (RET, 0, 0, ALLOW),
+        (RET, 0, 0, EPERM),
+    ]
+
+    class Insn(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Insn))]
+
+    insns = (Insn * len(prog))(*[Insn(*i) for i in prog])
+    fprog = Prog(len(prog), insns)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong]
+    if libc.prctl(38, 1, None, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
+    if libc.prctl(22, 2, ctypes.cast(ctypes.pointer(fprog), ctypes.c_void_p), 0, 0) != 0:  # PR_SET_SECCOMP, FILTER
+        raise OSError(ctypes.get_errno(), "PR_SET_SECCOMP")
+
+
+if os.environ.get("GASCLI_SANDBOX") == "1":
+    try:
+        _forbid_exec()
+    except Exception as e:  # noqa: BLE001 - any failure means no sandbox: refuse
+        sys.stderr.write(f"sandbox: cannot forbid execve in the worker: {e}\n")
+        sys.exit(125)
 
 PROTO = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
 os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # model prints cannot corrupt the protocol

@@ -2,14 +2,16 @@
 """Reference preprocessing pipeline of bench.md, used by gas-media's parity tests.
 
 This is the Python way the network preprocesses media (Pillow decode + centre crop +
-cv2.resize INTER_LINEAR; FFmpeg CLI for video frames and audio), written plainly so the
-Rust tensors can be compared against it.
+cv2.resize INTER_LINEAR; decord, or the FFmpeg CLI with decord's pixel conversion, for video
+frames; the FFmpeg CLI for audio), written plainly so the Rust tensors can be compared
+against it.
 
 Usage:
   gas_reference.py image  --size H W -o OUT.npy FILE...      # uint8 [N,3,H,W]
   gas_reference.py decode FILE OUT.npy                        # uint8 [h,w,3] Pillow RGB
   gas_reference.py resize-list LIST                           # lines "IN.npy H W OUT.npy"
-  gas_reference.py video  --size H W --frames T [--fps R] -o OUT.npy FILE...  # [N,T,3,H,W]
+  gas_reference.py video  --size H W --frames T [--frame-rate R] [--decoder ffmpeg|decord]
+                          -o OUT.npy FILE...                                   # [N,T,3,H,W]
   gas_reference.py audio  --rate SR --seconds D -o OUT.npy FILE...            # f32 [N,S]
 """
 import argparse
@@ -50,31 +52,28 @@ def image_tensor(path: str, th: int, tw: int) -> np.ndarray:
     return crop_resize(img, th, tw).transpose(2, 0, 1)
 
 
-def video_fps(path: str):
+def video_fps_cli(path: str) -> float:
+    """The stream's avg_frame_rate as the network's decoder computes it (a C double division:
+    0/0 is NaN, n/0 infinite), read with ffprobe."""
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-         "stream=avg_frame_rate,r_frame_rate", "-of", "default=noprint_wrappers=1", path],
-        check=True, capture_output=True, text=True).stdout
-    vals = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
-    for k in ("avg_frame_rate", "r_frame_rate"):
-        v = vals.get(k, "0/0")
-        a, _, b = v.partition("/")
-        try:
-            r = float(a) / float(b or 1)
-        except (ValueError, ZeroDivisionError):
-            continue
-        if r > 0:
-            return r
-    return None
+         "stream=avg_frame_rate", "-of", "default=noprint_wrappers=1:nokey=1", path],
+        check=True, capture_output=True, text=True).stdout.strip()
+    a, _, b = out.partition("/")
+    num, den = float(a), float(b or 1)
+    if den == 0:
+        return float("nan") if num == 0 else float("inf")
+    return num / den
 
 
-def video_frames(path: str):
-    """Decode frames in order with the FFmpeg CLI (auto-rotation on, as FFmpeg defaults),
-    as a PPM stream so each frame states its own size."""
+def video_frames_cli(path: str):
+    """Every frame in order with the FFmpeg CLI, converted as the network's decoder (decord)
+    does: libavfilter scale with bilinear flags to rgb24 (auto-rotation on, as decord rotates
+    by the display matrix). PPM stream, so each frame states its own size."""
     raw = subprocess.run(
         ["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-map", "0:v:0",
-         "-fps_mode", "passthrough", "-f", "image2pipe", "-c:v", "ppm", "-pix_fmt", "rgb24",
-         "pipe:1"], check=True, capture_output=True).stdout
+         "-fps_mode", "passthrough", "-vf", "scale=flags=bilinear", "-f", "image2pipe",
+         "-c:v", "ppm", "-pix_fmt", "rgb24", "pipe:1"], check=True, capture_output=True).stdout
     frames, pos = [], 0
     while pos < len(raw):
         parts = raw[pos:pos + 64].split(maxsplit=4)
@@ -86,13 +85,31 @@ def video_frames(path: str):
     return frames
 
 
-def video_tensor(path: str, th: int, tw: int, t: int, fps):
-    frames = video_frames(path)
-    step = 1
-    if fps:
-        vf = video_fps(path) or 30.0
-        step = max(1, round(vf / fps))
-    picked = list(frames[::step][:t])
+def video_tensor(path: str, th: int, tw: int, t: int, frame_rate, decoder: str):
+    """bench.md Video, following the network's frame selection step by step: T frames from 0,
+    or every max(1, round(fps / frame_rate))-th (30 fps when the stream's rate is 0), the last
+    one repeated when short. decoder "decord" reads them as the network does (random access);
+    "ffmpeg" decodes in order with the CLI (frame i = the i-th decoded frame)."""
+    if decoder == "decord":
+        from decord import VideoReader, cpu
+        vr = VideoReader(path, ctx=cpu(0), num_threads=1)
+        total, fps = len(vr), (lambda: vr.get_avg_fps())
+        read = lambda idx: [vr[i].asnumpy() for i in idx]
+    else:
+        frames = video_frames_cli(path)
+        total, fps = len(frames), (lambda: video_fps_cli(path))
+        read = lambda idx: [frames[i] for i in idx]
+    if total == 0:
+        raise ValueError(f"{path}: no frames")
+    if frame_rate is not None:
+        video_fps = fps()
+        if not video_fps or video_fps <= 0:
+            video_fps = 30.0
+        step = max(1, round(video_fps / frame_rate))
+        idx = list(range(0, total, step))[:t]
+    else:
+        idx = list(range(min(t, total)))
+    picked = read(idx)
     if not picked:
         raise ValueError(f"{path}: no frames")
     while len(picked) < t:
@@ -101,9 +118,12 @@ def video_tensor(path: str, th: int, tw: int, t: int, fps):
 
 
 def audio_tensor(path: str, sr: int, seconds: float) -> np.ndarray:
+    """bench.md Audio: the network's FFmpeg CLI decode (its pinned torch cannot load
+    torchcodec, so the CLI is the path it takes), centre crop / right zero-pad."""
     raw = subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "f32le", "-ac", "1",
-         "-ar", str(sr), "pipe:1"], check=True, capture_output=True).stdout
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", path, "-vn",
+         "-ac", "1", "-ar", str(sr), "-f", "f32le", "pipe:1"],
+        check=True, capture_output=True).stdout
     x = np.frombuffer(raw, "<f4")
     n = int(sr * seconds)
     if len(x) > n:
@@ -122,7 +142,9 @@ def main(argv):
     a = sub.add_parser("decode"); a.add_argument("file"); a.add_argument("out")
     a = sub.add_parser("resize-list"); a.add_argument("list")
     a = sub.add_parser("video"); a.add_argument("--size", nargs=2, type=int, required=True)
-    a.add_argument("--frames", type=int, required=True); a.add_argument("--fps", type=float)
+    a.add_argument("--frames", type=int, required=True)
+    a.add_argument("--frame-rate", type=float)
+    a.add_argument("--decoder", choices=["ffmpeg", "decord"], default="ffmpeg")
     a.add_argument("-o", required=True); a.add_argument("files", nargs="+")
     a = sub.add_parser("audio"); a.add_argument("--rate", type=int, required=True)
     a.add_argument("--seconds", type=float, required=True)
@@ -138,8 +160,8 @@ def main(argv):
             src, th, tw, dst = line.split()
             np.save(dst, crop_resize(np.load(src), int(th), int(tw)))
     elif args.cmd == "video":
-        np.save(args.o, np.stack([video_tensor(f, *args.size, args.frames, args.fps)
-                                  for f in args.files]))
+        np.save(args.o, np.stack([video_tensor(f, *args.size, args.frames, args.frame_rate,
+                                               args.decoder) for f in args.files]))
     elif args.cmd == "audio":
         np.save(args.o, np.stack([audio_tensor(f, args.rate, args.seconds) for f in args.files]))
 

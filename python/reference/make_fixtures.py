@@ -3,7 +3,7 @@
 
 Photo-like content (smooth gradients + noise), deterministic (seeded), in every still format
 and mode bench.md names, plus short clips made with the FFmpeg CLI.
-Usage: make_fixtures.py OUTDIR [--video] [--audio]
+Usage: make_fixtures.py OUTDIR [--video] [--video-set] [--audio] [--audio-set] [--no-images]
 """
 import os
 import subprocess
@@ -70,6 +70,52 @@ def videos(out):
        "-c:v", "libvpx", f"{out}/clip10.webm")
 
 
+def video_set(out):
+    """Varied clips for the decoder comparison: codecs, pixel formats, sizes, frame rates,
+    GOP structures (VIDEO_SET_SPECS)."""
+    src = "testsrc2=size=%s:rate=%s:duration=%s"
+    for name, size, rate, dur, args in VIDEO_SET_SPECS:
+        ff("-f", "lavfi", "-i", src % (size, rate, dur), *args, f"{out}/{name}")
+
+
+# (file, WxH, rate, seconds, encoder args). The last two have B-frames in AVI / an open GOP:
+# there the network's decoder does not land on the frame it asks for once it seeks.
+VIDEO_SET_SPECS = [
+    ("h264_640x480_30.mp4", "640x480", "30", "3", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "24"]),
+    ("h264_bf_25.mkv", "320x240", "25", "3", ["-c:v", "libx264", "-bf", "3", "-g", "12"]),
+    ("h264_ntsc.mp4", "352x288", "30000/1001", "2", ["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+    ("h264_odd.mp4", "320x240", "24", "1", ["-vf", "scale=318:238", "-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+    ("h264_422.mp4", "320x240", "24", "1", ["-c:v", "libx264", "-pix_fmt", "yuv422p"]),
+    ("h264_444.mp4", "320x240", "24", "1", ["-c:v", "libx264", "-pix_fmt", "yuv444p"]),
+    ("h264_full.mp4", "320x240", "24", "1", ["-c:v", "libx264", "-pix_fmt", "yuvj420p"]),
+    ("h264_10bit.mp4", "320x240", "24", "1", ["-c:v", "libx264", "-pix_fmt", "yuv420p10le"]),
+    ("h264_bt709.mp4", "320x240", "30", "1", ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"]),
+    ("hevc.mp4", "320x240", "30", "1", ["-c:v", "libx265", "-x265-params", "log-level=error"]),
+    ("vp8.webm", "200x150", "10", "3", ["-c:v", "libvpx", "-g", "8"]),
+    ("vp9.webm", "320x240", "30", "2", ["-c:v", "libvpx-vp9", "-g", "20"]),
+    ("mpeg4_odd.avi", "320x240", "15", "1", ["-vf", "scale=321:241", "-c:v", "mpeg4"]),
+    ("mjpeg_odd.avi", "320x240", "24", "1", ["-vf", "scale=322:241", "-c:v", "mjpeg", "-pix_fmt", "yuvj420p"]),
+    ("mpeg2.mpg", "320x240", "30", "1", ["-c:v", "mpeg2video"]),
+    ("mpeg4_bf.avi", "320x240", "30", "4", ["-c:v", "mpeg4", "-g", "10", "-bf", "2"]),
+    ("h264_opengop.mkv", "320x240", "30", "4", ["-c:v", "libx264", "-bf", "3", "-x264-params", "open-gop=1:keyint=20"]),
+]
+
+
+def audio_set(out):
+    """Varied audio for the decoder comparison: codecs, rates, channel layouts, lengths."""
+    noise = "anoisesrc=color=pink:sample_rate=%d:duration=%s:seed=%d"
+    ff("-f", "lavfi", "-i", noise % (48000, 8, 7), "-af",
+       "pan=5.1|c0=c0|c1=0.5*c0|c2=0.3*c0|c3=0.1*c0|c4=0.2*c0|c5=0.7*c0", "-c:a", "aac",
+       f"{out}/aac51.m4a")
+    ff("-f", "lavfi", "-i", noise % (48000, 7, 9), "-c:a", "libopus", f"{out}/opus.ogg")
+    ff("-f", "lavfi", "-i", noise % (8000, 3, 11), "-ac", "2", "-c:a", "pcm_u8", f"{out}/u8_8k.wav")
+    ff("-f", "lavfi", "-i", noise % (16000, 6, 13), "-c:a", "pcm_s16le", f"{out}/s16_16k.wav")
+    ff("-f", "lavfi", "-i", noise % (32000, 9, 15), "-ac", "2", "-c:a", "libvorbis", f"{out}/vorbis.ogg")
+    ff("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=5", "-f", "lavfi", "-i",
+       noise % (44100, 5, 17), "-shortest", "-c:v", "libx264", "-c:a", "aac", "-ac", "2",
+       f"{out}/av.mp4")
+
+
 def audios(out):
     ff("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=7.5",
        "-f", "lavfi", "-i", "anoisesrc=color=pink:sample_rate=44100:duration=7.5:seed=3",
@@ -83,8 +129,13 @@ def audios(out):
 if __name__ == "__main__":
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    images(out)
+    if "--no-images" not in sys.argv:
+        images(out)
     if "--video" in sys.argv:
         videos(out)
+    if "--video-set" in sys.argv:
+        video_set(out)
     if "--audio" in sys.argv:
         audios(out)
+    if "--audio-set" in sys.argv:
+        audio_set(out)

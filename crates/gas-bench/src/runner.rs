@@ -177,8 +177,8 @@ impl Prep {
             // audio always 16 kHz × 6 s (gas_package::ModelConfig)
             video: gas_media::VideoOptions {
                 size,
-                max_frames: cfg.video_frames(),
-                fps: cfg.frame_rate(),
+                num_frames: cfg.video_frames(),
+                frame_rate: cfg.frame_rate(),
             },
             audio: gas_media::AudioOptions {
                 sample_rate: gas_package::AUDIO_SAMPLE_RATE,
@@ -192,7 +192,7 @@ impl Prep {
         let [h, w] = self.image.size.map(|v| v as usize);
         match self.modality {
             Modality::Image => vec![3, h, w],
-            Modality::Video => vec![self.video.max_frames as usize, 3, h, w],
+            Modality::Video => vec![self.video.num_frames as usize, 3, h, w],
             Modality::Audio => {
                 vec![(self.audio.sample_rate as f64 * self.audio.duration_seconds) as usize]
             }
@@ -341,10 +341,27 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     std::fs::create_dir_all(&work).map_err(io_err(&work))?;
 
     let mut wopts = opts.worker.clone();
+    let mut read_only = wopts.sandbox.read_only.clone();
+    read_only.push(pkg_root.clone());
     wopts.sandbox = SandboxSpec {
         scratch: work.clone(),
+        read_only,
         ..wopts.sandbox
     };
+    let weights_bytes =
+        std::fs::metadata(pkg_dir.join(&cfg.model.weights_file)).map_or(0, |m| m.len());
+    let element_bytes = if cfg.modality == Modality::Audio {
+        4
+    } else {
+        1
+    };
+    crate::worker::check_memory(
+        wopts.sandbox.memory_bytes,
+        opts.batch_size.max(1),
+        &Prep::new(&cfg, opts.fast_decode, opts.apply_exif).sample_shape(),
+        element_bytes,
+        weights_bytes,
+    )?;
     let load = LoadRequest {
         weights_path: pkg_dir.join(&cfg.model.weights_file),
         package_dir: pkg_dir.clone(),
@@ -525,14 +542,18 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
                 bar.inc(n as u64);
                 match res {
                     Ok(logits) => {
-                        for (item, row) in rb.items.into_iter().zip(logits.rows()) {
+                        // one entry per item (the worker module checks the count)
+                        for (item, row) in rb.items.into_iter().zip(logits) {
                             // the network's probabilities and call for this sample
-                            let out = match network_output(row) {
+                            // (a non-finite sample is refused by the worker module)
+                            let out = match row
+                                .and_then(|row| network_output(&row).map_err(|e| e.to_string()))
+                            {
                                 Ok(o) => o,
-                                Err(e) => {
+                                Err(msg) => {
                                     *failed_per_dataset.entry(item.dataset.clone()).or_default() +=
                                         1;
-                                    let msg = format!("{}: {e}", cfg.name);
+                                    let msg = format!("{}: {msg}", cfg.name);
                                     errors.add("output", &item.dataset, &item.id, &msg);
                                     continue;
                                 }

@@ -2,10 +2,14 @@
 //! "Audio") producing exactly the tensors a model receives (package.md): images as CHW `u8`,
 //! video as `T×3×H×W` `u8`, audio as mono `f32` samples; plus `.npy` reading/writing.
 //!
-//! Owns: decoding (via `image` for stills, the `ffmpeg`/`ffprobe` CLIs as child processes for
-//! video and audio), the crop-and-resize rule, the OpenCV-`INTER_LINEAR`-exact resize,
-//! frame sampling, audio crop/pad, and the `.npy` format. Must not touch: model configs
-//! (callers pass sizes in), datasets, scoring, or any network I/O.
+//! Owns: decoding (via `image` and libjpeg-turbo for stills; FFmpeg for video and audio, in
+//! [`ffmpeg`]: in-process through its libraries by default, or the `ffmpeg`/`ffprobe` tools),
+//! the crop-and-resize rule, the OpenCV-`INTER_LINEAR`-exact resize, the network's frame
+//! selection, audio crop/pad, and the `.npy` format. Must not touch: model configs (callers
+//! pass sizes and options in), datasets, scoring, or any network I/O.
+//!
+//! Module graph (no cycles): `video`, `audio` → `ffmpeg`, `resize`; `ffmpeg` → nothing but
+//! [`MediaError`].
 //!
 //! # API
 //! * [`decode_image`] → [`RgbImage`] (HWC `u8`) the way Pillow's `Image.open(..).convert("RGB")`
@@ -17,7 +21,8 @@
 //! * [`crop_resize`] — bench.md centre crop to the target aspect, then `cv2.INTER_LINEAR`.
 //! * [`preprocess_image`] → CHW `u8`, `3·H·W` bytes; [`preprocess_batch_images`] runs it in
 //!   parallel on the rayon pool.
-//! * [`preprocess_video`] → `T·3·H·W` bytes; [`preprocess_audio`] → `N` `f32` samples.
+//! * [`preprocess_video`] → `T·3·H·W` bytes ([`VideoOptions`]: `num_frames`, `frame_rate` as
+//!   the network reads them); [`preprocess_audio`] → `N` `f32` samples (16 kHz × 6 s).
 //! * [`npy`] — `.npy` v1 read/write (atomic write).
 //!
 //! # Exactness
@@ -31,8 +36,21 @@
 //! (`--no-default-features`) the same decoder runs in plain C, same pixels, slower.
 //! `ImageOptions::fast_decode` (JPEG decoded at a reduced DCT scale by `jpeg-decoder`) is for
 //! quick local iteration and is NOT network-exact.
+//!
+//! Video frames: the network's decoder is decord 0.6.0 (FFmpeg 4.1 inside). The pixel
+//! conversion here is the one decord runs (libavfilter `scale` with `bilinear` flags to
+//! `rgb24`), and on FFmpeg 5.1 it matched decord bit for bit on every clip of
+//! `tests/av_parity.rs` (H.264 8/10-bit 4:2:0/4:2:2/4:4:4 and full range, HEVC, VP8, VP9,
+//! MPEG-4, MPEG-2, MJPEG, odd sizes). Frame selection follows the network's rule by decoding
+//! in order (see [`video`]): where decord's seeking is not frame-accurate (B-frame MPEG-4/MPEG-2,
+//! open-GOP H.264, with a `frame_rate` step past a keyframe) decord returns other frames.
+//! AV1 decodes here (libdav1d) but not in decord's FFmpeg 4.1.
+//! Audio: the network's own pinned runtime cannot load torchcodec (its torch 2.8 ABI), so it
+//! decodes with the `ffmpeg` command; the in-process path builds the same filter graph and
+//! matches that command bit for bit.
 
 pub mod audio;
+pub mod ffmpeg;
 mod jpeg;
 pub mod npy;
 pub mod resize;
@@ -45,7 +63,9 @@ use rayon::prelude::*;
 
 pub use audio::{AudioOptions, preprocess_audio, preprocess_audio_bytes};
 pub use image::RgbImage;
-pub use video::{VideoOptions, preprocess_video, preprocess_video_bytes};
+pub use video::{
+    DEFAULT_NUM_FRAMES, MAX_NUM_FRAMES, VideoOptions, preprocess_video, preprocess_video_bytes,
+};
 
 /// Largest image (width × height) we decode: 100 megapixels.
 pub const MAX_PIXELS: u64 = 100_000_000;

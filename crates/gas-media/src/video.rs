@@ -1,248 +1,243 @@
-//! Video: frames decoded in order by the `ffmpeg` CLI (a child process, so decoder crashes on
-//! untrusted files cannot take us down), sampled per bench.md "Video", each frame cropped and
-//! resized like an image, streamed so at most one full-size frame is in memory.
+//! Video (bench.md "Video"): frame selection as the network's `process_video_bytes_sample`
+//! does it, each selected frame cropped and resized like an image straight into CHW, at most
+//! one decoded frame in memory. Decoding is [`crate::ffmpeg`]'s (in-process by default).
 //!
-//! Command: `ffmpeg -nostdin -v error -i FILE -map 0:v:0 -fps_mode passthrough -f image2pipe
-//! -c:v ppm -pix_fmt rgb24 -` (FFmpeg's default auto-rotation applies; `passthrough` keeps
-//! the decoded frames as they are, no duplication or dropping). PPM frames carry their own
-//! size, so no probing is needed for the pixels; the frame rate (only needed when
-//! `fps` is configured) comes from `ffprobe` (`avg_frame_rate`, else `r_frame_rate`, else
-//! 30). The Python reference in `python/reference/` runs the same commands.
+//! Selection, for `T` = [`VideoOptions::num_frames`]:
+//! * no `frame_rate`: frames `0 … T−1`;
+//! * `frame_rate: r`: every `max(1, round(fps / r))`-th frame from 0 (round half to even, as
+//!   Python's `round`), the first `T` of them; `fps` is the stream's average frame rate, 30 when
+//!   it is 0. The network's code divides by `r` (so `r = 0` fails every clip) and rounds
+//!   `fps / r` (so a stream whose average rate is undefined, `0/0`, fails too); both are errors
+//!   here as well;
+//! * fewer than `T` frames: the last one repeated; none: an error (the sample is unreadable).
+//!
+//! Frames are counted in decoding output (presentation) order: frame `i` is the `i`-th frame
+//! the decoder returns. The network's decoder (decord 0.6.0) reaches frame `i` by seeking,
+//! which lands on the same frame for closed-GOP streams (H.264/HEVC as encoders write them by
+//! default, VP8/VP9, intra-only codecs) but not for MPEG-4 Part 2 / MPEG-2 with B-frames or
+//! open-GOP H.264 once a `frame_rate` step crosses a keyframe: decord then returns other frames
+//! of the clip; gascli returns the frames the rule names (see the crate docs, "Exactness").
+//! Frames before the last selected one are decoded (references need them) but only the
+//! selected ones are converted to RGB.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use crate::{MAX_PIXELS, MediaError};
+use crate::MediaError;
+use crate::ffmpeg::{Backend, Input, RgbFrame, VideoReader};
+use crate::resize;
 
-/// Video preprocessing parameters.
+/// The network's default `T` when a config sets no `num_frames`.
+pub const DEFAULT_NUM_FRAMES: u32 = 16;
+/// The network's cap on `T` (`MAX_VIDEO_NUM_FRAMES`): larger requests are clamped to it (the
+/// config mapping warns); [`preprocess_video`] rejects anything above it.
+pub const MAX_NUM_FRAMES: u32 = 64;
+/// The frame rate the network assumes when a stream states an average rate of 0.
+pub const FALLBACK_FPS: f64 = 30.0;
+
+/// Video preprocessing parameters, named as the network's model config names them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VideoOptions {
     /// Target `[H, W]`.
     pub size: [u32; 2],
-    /// `T`: frames per clip.
-    pub max_frames: u32,
-    /// Sampling rate in frames/s; `None` = the first `T` frames.
-    pub fps: Option<f64>,
+    /// `T`, frames per clip: `num_frames` (default [`DEFAULT_NUM_FRAMES`], 1 …
+    /// [`MAX_NUM_FRAMES`]).
+    pub num_frames: u32,
+    /// `frame_rate`: sample at this many frames per second of video; `None` = the first `T`
+    /// frames.
+    pub frame_rate: Option<f64>,
 }
 
-/// Frame step of bench.md: `max(1, round(video_fps / rate))`, round half to even.
-pub fn frame_step(video_fps: Option<f64>, rate: Option<f64>) -> usize {
-    match rate {
-        Some(r) if r > 0.0 && r.is_finite() => {
-            let vf = video_fps
-                .filter(|v| *v > 0.0 && v.is_finite())
-                .unwrap_or(30.0);
-            ((vf / r).round_ties_even() as usize).max(1)
+impl Default for VideoOptions {
+    fn default() -> Self {
+        Self {
+            size: crate::DEFAULT_SIZE,
+            num_frames: DEFAULT_NUM_FRAMES,
+            frame_rate: None,
         }
-        _ => 1,
     }
 }
 
-fn parse_rate(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let v = match s.split_once('/') {
-        Some((a, b)) => a.parse::<f64>().ok()? / b.parse::<f64>().ok()?,
-        None => s.parse().ok()?,
+/// The network's frame step `max(1, round(fps / frame_rate))` (Python `round`: half to even),
+/// with `fps` the stream's average rate, or [`FALLBACK_FPS`] when that is 0.
+/// `Err` where the network's arithmetic raises: `frame_rate` 0 or not finite, or an undefined
+/// (NaN) or infinite quotient.
+pub fn frame_step(avg_fps: f64, frame_rate: f64) -> Result<usize, String> {
+    if frame_rate == 0.0 || !frame_rate.is_finite() {
+        return Err(format!(
+            "frame_rate {frame_rate} cannot be divided by (the network fails every clip)"
+        ));
+    }
+    // Python: `if not video_fps or video_fps <= 0: video_fps = 30.0` (NaN passes through).
+    let fps = if avg_fps == 0.0 || avg_fps <= 0.0 {
+        FALLBACK_FPS
+    } else {
+        avg_fps
     };
-    (v.is_finite() && v > 0.0).then_some(v)
+    let q = fps / frame_rate;
+    if !q.is_finite() {
+        return Err(format!(
+            "the stream's average frame rate ({avg_fps}) gives no frame step (the network's \
+             decoder cannot read it with frame_rate set)"
+        ));
+    }
+    let r = q.round_ties_even();
+    Ok(if r < 1.0 { 1 } else { r as usize })
 }
 
-/// The stream's frame rate via `ffprobe`, `None` when the file states none.
-pub fn probe_fps(path: &Path) -> Result<Option<f64>, MediaError> {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "stream=avg_frame_rate,r_frame_rate",
-            "-of",
-            "default=noprint_wrappers=1",
-        ])
-        .arg(path)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| MediaError::Spawn {
-            program: "ffprobe".into(),
-            source: e,
-        })?;
-    if !out.status.success() {
-        return Err(MediaError::Ffmpeg {
-            program: "ffprobe".into(),
-            what: path.display().to_string(),
-            message: crate::audio::first_lines(&String::from_utf8_lossy(&out.stderr), out.status),
-        });
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let get = |k: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
-            .and_then(parse_rate)
-    };
-    Ok(get("avg_frame_rate").or_else(|| get("r_frame_rate")))
+/// FFmpeg's `avg_frame_rate` `num/den` as the network's decoder computes it (a C double
+/// division: `0/0` is NaN, `n/0` infinite).
+fn avg_fps((num, den): (i64, i64)) -> f64 {
+    num as f64 / den as f64
 }
 
-/// Read one PPM (P6, maxval 255) header; `Ok(None)` at a clean end of stream.
-/// Hand-written: FFmpeg's `ppm` encoder writes exactly `P6\n<w> <h>\n255\n`.
-fn read_ppm_header(r: &mut impl BufRead) -> Result<Option<(usize, usize)>, String> {
-    let mut tokens = Vec::with_capacity(4);
-    let mut cur = Vec::new();
-    while tokens.len() < 4 {
-        let mut b = [0u8; 1];
-        match r.read(&mut b) {
-            Ok(0) if tokens.is_empty() && cur.is_empty() => return Ok(None),
-            Ok(0) => return Err("truncated frame header".into()),
-            Ok(_) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        if b[0].is_ascii_whitespace() {
-            if !cur.is_empty() {
-                tokens.push(String::from_utf8_lossy(&cur).into_owned());
-                cur.clear();
-            }
-        } else if cur.len() < 16 {
-            cur.push(b[0]);
-        } else {
-            return Err("bad frame header".into());
-        }
+/// The network's decoder needs a frame count before it reads anything: the container's, else
+/// `avg_fps × duration`; it refuses a stream with neither (e.g. a raw H.264 elementary stream).
+fn check_frame_count(info: &crate::ffmpeg::VideoInfo) -> Result<(), String> {
+    if info.nb_frames.is_some() {
+        return Ok(());
     }
-    if tokens[0] != "P6" || tokens[3] != "255" {
-        return Err(format!("unexpected frame header {tokens:?}"));
+    let estimate = info
+        .duration_us
+        .map(|d| avg_fps(info.avg_frame_rate) * d as f64 / 1e6);
+    match estimate {
+        Some(n) if n >= 1.0 => Ok(()),
+        _ => Err(
+            "the stream states no frame count and no duration (the network's decoder \
+                  cannot read it)"
+                .into(),
+        ),
     }
-    let w: usize = tokens[1].parse().map_err(|_| "bad frame width")?;
-    let h: usize = tokens[2].parse().map_err(|_| "bad frame height")?;
-    Ok(Some((w, h)))
 }
 
-/// Decode, sample and crop-resize: `T·3·H·W` bytes of one `[T, 3, H, W]` input.
-pub fn preprocess_video(path: &Path, opts: &VideoOptions) -> Result<Vec<u8>, MediaError> {
+fn check_options(opts: &VideoOptions) -> Result<(), MediaError> {
     crate::check_size(opts.size)?;
-    if opts.max_frames == 0 || opts.max_frames > 4096 {
+    if opts.num_frames == 0 || opts.num_frames > MAX_NUM_FRAMES {
         return Err(MediaError::Options(format!(
-            "max_frames {} must be 1 … 4096",
-            opts.max_frames
+            "num_frames {} must be 1 … {MAX_NUM_FRAMES} (the network clamps larger values to \
+             {MAX_NUM_FRAMES})",
+            opts.num_frames
         )));
     }
-    let what = path.display().to_string();
-    let step = match opts.fps {
-        Some(_) => frame_step(probe_fps(path)?, opts.fps),
+    if let Some(r) = opts.frame_rate {
+        frame_step(FALLBACK_FPS, r).map_err(MediaError::Options)?;
+    }
+    Ok(())
+}
+
+/// Crop (bench.md rule) + `INTER_LINEAR` resize of one RGB frame into CHW `out`.
+fn frame_to_chw(f: &RgbFrame<'_>, th: u32, tw: u32, out: &mut [u8]) {
+    let (left, top, cw, ch) = resize::crop_box(f.width as u32, f.height as u32, th, tw);
+    let (left, top, cw, ch) = (left as usize, top as usize, cw as usize, ch as usize);
+    let mut rz = resize::ChwResizer::new(cw, ch, th as usize, tw as usize, out);
+    for r in 0..ch {
+        let start = (top + r) * f.stride + left * 3;
+        rz.push_row(r, &f.data[start..start + cw * 3]);
+    }
+}
+
+/// Decode, select and crop-resize with the given FFmpeg backend: the `T·3·H·W` bytes of one
+/// `[T, 3, H, W]` input.
+pub fn preprocess_video_with(
+    input: Input<'_>,
+    opts: &VideoOptions,
+    backend: Backend,
+) -> Result<Vec<u8>, MediaError> {
+    check_options(opts)?;
+    let mut reader = VideoReader::open(input, backend)?;
+    let what = reader.what().to_string();
+    if backend == Backend::Libs {
+        check_frame_count(&reader.info()?).map_err(|message| MediaError::Ffmpeg {
+            program: "FFmpeg".into(),
+            what: what.clone(),
+            message,
+        })?;
+    }
+    let step = match opts.frame_rate {
+        Some(r) => {
+            let info = reader.info()?;
+            frame_step(avg_fps(info.avg_frame_rate), r).map_err(|message| MediaError::Ffmpeg {
+                program: "FFmpeg".into(),
+                what: what.clone(),
+                message,
+            })?
+        }
         None => 1,
     };
-    let t = opts.max_frames as usize;
+    let t = opts.num_frames as usize;
     let [th, tw] = opts.size;
     let frame_len = 3 * th as usize * tw as usize;
-
-    let mut child = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-i"])
-        .arg(path)
-        .args([
-            "-map",
-            "0:v:0",
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "image2pipe",
-            "-c:v",
-            "ppm",
-            "-pix_fmt",
-            "rgb24",
-            "pipe:1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| MediaError::Spawn {
-            program: "ffmpeg".into(),
-            source: e,
-        })?;
-    let stderr = child.stderr.take().expect("piped");
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.take(64 * 1024).read_to_string(&mut s);
-        s
-    });
-    let mut out = Vec::with_capacity(t * frame_len);
-    let mut reader = BufReader::with_capacity(1 << 20, child.stdout.take().expect("piped"));
-    let mut frame = Vec::new();
+    let mut out = vec![0u8; t * frame_len];
+    let mut got = 0usize;
     let mut index = 0usize;
-    let mut stream_err = None;
-    while out.len() < t * frame_len {
-        let (w, h) = match read_ppm_header(&mut reader) {
-            Ok(Some(d)) => d,
-            Ok(None) => break,
-            Err(e) => {
-                stream_err = Some(e);
-                break;
-            }
-        };
-        if w == 0 || h == 0 || (w as u64 * h as u64) > MAX_PIXELS {
-            stream_err = Some(format!(
-                "frame size {w}x{h} outside 1 … {MAX_PIXELS} pixels"
-            ));
-            break;
-        }
-        frame.resize(w * h * 3, 0);
-        if let Err(e) = reader.read_exact(&mut frame) {
-            stream_err = Some(format!("truncated frame {index}: {e}"));
-            break;
-        }
+    while got < t {
         if index.is_multiple_of(step) {
-            let start = out.len();
-            out.resize(start + frame_len, 0);
-            crate::crop_resize_into_chw(&frame, w as u32, h as u32, th, tw, &mut out[start..]);
+            match reader.next_frame() {
+                Ok(Some(f)) => {
+                    frame_to_chw(&f, th, tw, &mut out[got * frame_len..(got + 1) * frame_len]);
+                    got += 1;
+                }
+                Ok(None) => break,
+                // A damaged tail keeps the frames before it.
+                Err(_) if got > 0 => break,
+                Err(e) => return Err(e),
+            }
+        } else {
+            match reader.skip_frame() {
+                Ok(true) => {}
+                Ok(false) | Err(_) => break,
+            }
         }
         index += 1;
     }
-    drop(reader);
-    let done_early = out.len() == t * frame_len;
-    if done_early {
-        let _ = child.kill();
+    if got == 0 {
+        return Err(MediaError::NoFrames { what });
     }
-    let status = child.wait().map_err(|e| MediaError::Io {
-        what: format!("waiting for ffmpeg on {what}"),
-        source: e,
-    })?;
-    let stderr = err_thread.join().unwrap_or_default();
-    if out.is_empty() {
-        let message = if !status.success() {
-            crate::audio::first_lines(&stderr, status)
-        } else if let Some(e) = stream_err {
-            e
-        } else {
-            return Err(MediaError::NoFrames { what });
-        };
-        return Err(MediaError::Ffmpeg {
-            program: "ffmpeg".into(),
-            what,
-            message,
-        });
-    }
-    // Fewer than T frames: repeat the last one (a damaged tail keeps the frames before it).
-    while out.len() < t * frame_len {
-        let start = out.len() - frame_len;
-        out.extend_from_within(start..start + frame_len);
+    // Fewer than T frames: repeat the last one.
+    let last = (got - 1) * frame_len;
+    for i in got..t {
+        out.copy_within(last..last + frame_len, i * frame_len);
     }
     Ok(out)
 }
 
-/// Copy bytes into a named temp file (for callers holding media in memory).
-pub(crate) fn temp_copy(bytes: &[u8]) -> Result<tempfile::NamedTempFile, MediaError> {
-    let io = |e| MediaError::Io {
-        what: "writing a temporary media file".into(),
-        source: e,
-    };
-    let mut f = tempfile::NamedTempFile::new().map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.flush().map_err(io)?;
-    Ok(f)
+/// Decode, select and crop-resize a video file: `T·3·H·W` bytes of one `[T, 3, H, W]` input.
+pub fn preprocess_video(path: &Path, opts: &VideoOptions) -> Result<Vec<u8>, MediaError> {
+    preprocess_video_with(Input::Path(path), opts, Backend::default())
 }
 
-/// [`preprocess_video`] for in-memory bytes: written to a temp file first (mp4/mov with the
-/// `moov` index at the end cannot be decoded from a pipe).
+/// [`preprocess_video`] for in-memory bytes (decoded from memory in-process; the CLI backend
+/// writes a temp file, as mp4/mov with the index at the end cannot be piped).
 pub fn preprocess_video_bytes(bytes: &[u8], opts: &VideoOptions) -> Result<Vec<u8>, MediaError> {
-    let tmp = temp_copy(bytes)?;
-    preprocess_video(tmp.path(), opts)
+    preprocess_video_with(Input::Bytes(bytes), opts, Backend::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_step_follows_python_arithmetic() {
+        assert_eq!(frame_step(30.0, 8.0), Ok(4)); // 3.75 → 4
+        assert_eq!(frame_step(25.0, 10.0), Ok(2)); // 2.5 → 2 (half to even)
+        assert_eq!(frame_step(35.0, 10.0), Ok(4)); // 3.5 → 4
+        assert_eq!(frame_step(24.0, 60.0), Ok(1)); // 0.4 → 0 → max(1, 0)
+        assert_eq!(frame_step(0.0, 10.0), Ok(3)); // no rate → 30 fps
+        assert_eq!(frame_step(30.0, -5.0), Ok(1)); // negative → max(1, -6)
+        assert!(frame_step(f64::NAN, 10.0).is_err()); // 0/0 average rate
+        assert!(frame_step(f64::INFINITY, 10.0).is_err());
+        assert!(frame_step(30.0, 0.0).is_err());
+    }
+
+    #[test]
+    fn options_are_checked() {
+        let mut o = VideoOptions::default();
+        assert!(check_options(&o).is_ok());
+        o.num_frames = MAX_NUM_FRAMES + 1;
+        assert!(check_options(&o).is_err());
+        o.num_frames = 0;
+        assert!(check_options(&o).is_err());
+        o.num_frames = 4;
+        o.frame_rate = Some(0.0);
+        assert!(check_options(&o).is_err());
+    }
 }

@@ -115,8 +115,8 @@ fn corrupt_video_and_audio_fail_clearly() {
         &bad,
         &VideoOptions {
             size: [32, 32],
-            max_frames: 4,
-            fps: None,
+            num_frames: 4,
+            frame_rate: None,
         },
     )
     .unwrap_err();
@@ -152,4 +152,67 @@ fn npy_round_trip_and_bad_files() {
         e.contains("a.npy") && e.contains("expected 120 bytes"),
         "{e}"
     );
+}
+
+/// Damaged clips (cut short, bytes flipped) through the in-process decoder, from a file and
+/// from memory: frames or a clean error, never a crash.
+#[test]
+fn damaged_videos_and_audio_never_crash() {
+    if !common::have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut clips = Vec::new();
+    for (name, args) in [
+        ("a.mp4", vec!["-c:v", "libx264", "-pix_fmt", "yuv420p"]),
+        (
+            "b.mp4",
+            vec!["-c:v", "libx264", "-movflags", "+faststart", "-bf", "2"],
+        ),
+        ("c.mkv", vec!["-c:v", "libvpx-vp9"]),
+        ("d.avi", vec!["-c:v", "mpeg4"]),
+    ] {
+        let p = dir.path().join(name);
+        let st = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-f", "lavfi", "-i"])
+            .arg("testsrc2=size=96x64:rate=10:duration=2")
+            .args(["-f", "lavfi", "-i", "sine=sample_rate=8000:duration=2"])
+            .args(&args)
+            .arg(&p)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        clips.push(std::fs::read(&p).unwrap());
+    }
+    let vopts = VideoOptions {
+        size: [32, 32],
+        num_frames: 8,
+        frame_rate: Some(4.0),
+    };
+    let aopts = AudioOptions::default();
+    let mut ok = 0;
+    for clip in &clips {
+        for cut in [
+            clip.len() / 10,
+            clip.len() / 3,
+            clip.len() * 2 / 3,
+            clip.len() - 7,
+        ] {
+            let bytes = &clip[..cut];
+            ok += gas_media::preprocess_video_bytes(bytes, &vopts).is_ok() as usize;
+            let _ = gas_media::preprocess_audio_bytes(bytes, &aopts);
+            let file = dir.path().join("cut.bin");
+            std::fs::write(&file, bytes).unwrap();
+            let _ = preprocess_video(&file, &vopts);
+        }
+        let mut flipped = clip.clone();
+        for i in (clip.len() / 5..clip.len()).step_by(97) {
+            flipped[i] ^= 0x5a;
+        }
+        if let Ok(v) = gas_media::preprocess_video_bytes(&flipped, &vopts) {
+            assert_eq!(v.len(), 8 * 3 * 32 * 32);
+        }
+        let _ = gas_media::preprocess_audio_bytes(&flipped, &aopts);
+    }
+    assert!(ok > 0, "some cut clips still give frames");
 }

@@ -72,3 +72,31 @@ pub fn diff_stats(a: &[u8], b: &[u8]) -> (u8, f64) {
     }
     (max, sum as f64 / a.len().max(1) as f64)
 }
+
+/// A python with decord (the network's video decoder): `GASCLI_NET_VENV`'s, else the test
+/// venv's. `None` (test skipped) when neither has it — but in CI a missing decord fails.
+pub fn decord_python() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(v) = std::env::var_os("GASCLI_NET_VENV") {
+        candidates.push(PathBuf::from(v).join("bin/python"));
+    }
+    let venv = std::env::var_os("GASCLI_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join(".venv"));
+    candidates.push(venv.join("bin/python"));
+    for py in candidates {
+        let ok = Command::new(&py)
+            .args(["-c", "import decord, cv2, numpy"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return Some(py);
+        }
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("CI is set but no venv has decord (GASCLI_NET_VENV or the test venv)");
+    }
+    eprintln!("skipped: no venv with decord (set GASCLI_NET_VENV)");
+    None
+}

@@ -58,6 +58,7 @@ impl ModelWorkerArgs {
     ) -> anyhow::Result<WorkerOptions> {
         let mut sandbox = SandboxSpec::new(PathBuf::new());
         sandbox.memory_bytes = self.memory_limit_gib << 30;
+        sandbox.gpu = self.device == "cuda";
         Ok(WorkerOptions {
             python,
             script,

@@ -91,6 +91,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match config.modality {
         Modality::Image | Modality::Video => {
             let size = config.image_size();
+            // as the network reads the config: num_frames (alias max_frames), capped at 64
+            let frames = config.video_frames();
             let per: Vec<Result<Vec<u8>, MediaError>> = if config.modality == Modality::Image {
                 let opts = ImageOptions {
                     size,
@@ -113,8 +115,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 let opts = VideoOptions {
                     size,
-                    max_frames: config.video_frames(),
-                    fps: config.frame_rate(),
+                    num_frames: frames,
+                    frame_rate: config.frame_rate(),
                 };
                 args.media
                     .par_iter()
@@ -135,7 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let shape = if config.modality == Modality::Image {
                 vec![n, 3, h, w]
             } else {
-                vec![n, config.video_frames() as usize, 3, h, w]
+                vec![n, frames as usize, 3, h, w]
             };
             gas_media::npy::write_u8(&args.output, &shape, &data)
                 .with_context(|| format!("cannot write {}", args.output.display()))?;
