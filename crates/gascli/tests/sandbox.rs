@@ -482,7 +482,7 @@ fn a_rewritten_infer_cannot_drop_samples() {
     for i in 0..2 {
         match s.worker.infer(i, &batch(4)) {
             Err(e @ WorkerError::Output { .. }) => {
-                assert!(e.to_string().contains("expected [4, 2]"), "{e}")
+                assert!(e.to_string().contains("expected [4, K]"), "{e}")
             }
             other => panic!("a short reply was accepted: {other:?}"),
         }
