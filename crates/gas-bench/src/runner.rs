@@ -712,6 +712,7 @@ fn sandbox_json(w: &WorkerOptions) -> Value {
     let mut limits = serde_json::to_value(&w.sandbox).unwrap_or(Value::Null);
     if let Some(o) = limits.as_object_mut() {
         o.remove("scratch"); // a temporary directory, gone after the run
+        o.remove("read_only"); // host paths: not for published results
     }
     json!({
         "enabled": w.launcher.is_some(),

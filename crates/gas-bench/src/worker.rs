@@ -600,6 +600,13 @@ pub fn check_logits(
         .collect())
 }
 
+/// Entry point for the `worker_frame` fuzz target (fuzz/): the reply-frame reader on bytes a
+/// hostile worker controls, with a payload limit of `max_payload`. Not an API.
+#[doc(hidden)]
+pub fn fuzz_read_frame(data: &[u8], max_payload: u64) -> Option<(Value, Vec<u8>)> {
+    read_frame(&mut &data[..], &AtomicU64::new(max_payload)).ok()
+}
+
 /// Reads one reply frame; a payload larger than `max_payload` (what the request in flight
 /// may return) is refused before anything is allocated. Errors starting with `eof:` mean the
 /// worker closed its end.

@@ -27,8 +27,12 @@ use serde::{Deserialize, Serialize};
 
 mod csvio;
 pub mod output;
+mod provenance;
 pub use csvio::{PredictionRow, read_predictions_csv, write_predictions_csv};
 pub use output::{NetworkOutput, OutputError, binary_probability, network_output};
+pub use provenance::{
+    Provenance, ScoreComposition, WeightedScore, Weighting, provenance_weights, weighted_score,
+};
 
 /// Probability clip used by Brier and cross-entropy.
 pub const EPS: f64 = 1e-7;

@@ -58,6 +58,8 @@ enum DCommand {
     /// Benchmark a model on image / video / audio datasets with the network's preprocessing.
     #[command(visible_alias = "benchmark")]
     Bench(Box<commands::bench::Args>),
+    /// The datasets a run would use and their download cache: list, download, verify.
+    Datasets(commands::datasets::Args),
     /// Write the exact batch tensor a model would receive for some media files (.npy).
     Preprocess(commands::preprocess::Args),
     /// Validate, upload and register models on chain (signed with the hotkey).
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
             DCommand::Package(a) => commands::package::run(a),
             DCommand::Score(a) => commands::score::run(a),
             DCommand::Bench(a) => commands::bench::run(*a),
+            DCommand::Datasets(a) => commands::datasets::run(a),
             DCommand::Preprocess(a) => commands::preprocess::run(a),
             DCommand::Push(a) => commands::push::run(*a),
             DCommand::Status(a) => commands::status::run(a),
