@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Discriminative miner tools: validate, package, score, bench, push, status.
+    /// Discriminative miner tools: validate, package, score, bench, push, perf.
     #[command(visible_alias = "d", subcommand)]
     Discriminator(DCommand),
     /// Bittensor hotkey wallet helpers.
@@ -64,9 +64,9 @@ enum DCommand {
     Preprocess(commands::preprocess::Args),
     /// Validate, upload and register models on chain (signed with the hotkey).
     Push(Box<commands::push::Args>),
-    /// Show the hotkey's models and their exam / benchmark status on the network.
-    #[command(visible_alias = "perf")]
-    Status(commands::status::Args),
+    /// Show the hotkey's models (exam status) and benchmark runs (sn34, MCC, Brier).
+    #[command(visible_aliases = ["performance", "status"])]
+    Perf(commands::status::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,7 +116,7 @@ fn main() -> ExitCode {
             DCommand::Datasets(a) => commands::datasets::run(a),
             DCommand::Preprocess(a) => commands::preprocess::run(a),
             DCommand::Push(a) => commands::push::run(*a),
-            DCommand::Status(a) => commands::status::run(a),
+            DCommand::Perf(a) => commands::status::run(a),
         },
         Command::Wallet(w) => match w {
             WalletCommand::Show(a) => commands::wallet::show(a),
