@@ -9,5 +9,6 @@
 
 pub mod report;
 pub mod runner;
+pub mod runtime;
 pub mod sandbox;
 pub mod worker;

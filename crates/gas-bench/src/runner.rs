@@ -19,7 +19,7 @@ use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
 use gas_package::{Modality, ModelConfig, ValidateOptions, ValidationReport};
-use gas_score::{Label, Prediction, PredictionRow, p_synthetic, score_report, softmax};
+use gas_score::{Label, Prediction, PredictionRow, network_output, score_report};
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
@@ -170,7 +170,6 @@ struct Prep {
 impl Prep {
     fn new(cfg: &ModelConfig, fast_decode: bool, apply_exif: bool) -> Self {
         let size = cfg.image_size();
-        let p = &cfg.preprocessing;
         Prep {
             modality: cfg.modality,
             image: gas_media::ImageOptions {
@@ -179,16 +178,16 @@ impl Prep {
                 fast_decode,
                 ..Default::default()
             },
+            // as the network reads the config: frames capped at 64, `frame_rate` sampling,
+            // audio always 16 kHz × 6 s (gas_package::ModelConfig)
             video: gas_media::VideoOptions {
                 size,
-                num_frames: (p.max_frames)
-                    .unwrap_or(gas_media::DEFAULT_NUM_FRAMES)
-                    .min(gas_media::MAX_NUM_FRAMES),
-                frame_rate: p.fps,
+                num_frames: cfg.video_frames(),
+                frame_rate: cfg.frame_rate(),
             },
             audio: gas_media::AudioOptions {
-                sample_rate: p.sample_rate.unwrap_or(16000),
-                duration_seconds: p.duration_seconds.unwrap_or(6.0),
+                sample_rate: gas_package::AUDIO_SAMPLE_RATE,
+                duration_seconds: gas_package::AUDIO_SECONDS,
             },
         }
     }
@@ -372,8 +371,9 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
         weights_path: pkg_dir.join(&cfg.model.weights_file),
         package_dir: pkg_dir.clone(),
         num_classes: cfg.model.num_classes,
+        model_kwargs: Value::Object(cfg.load_model_kwargs()),
+        dtype: cfg.dtype.as_str().to_string(),
         modality: cfg.modality.to_string(),
-        preprocessing: serde_json::to_value(&cfg.preprocessing).unwrap_or(Value::Null),
         device: opts.device.clone(),
         name: cfg.name.clone(),
     };
@@ -557,30 +557,38 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
                     Ok(logits) => {
                         // one entry per item (the worker module checks the count)
                         for (item, row) in rb.items.into_iter().zip(logits) {
-                            let row = match row {
-                                Ok(row) => row,
+                            // the network's probabilities and call for this sample
+                            // (a non-finite sample is refused by the worker module)
+                            let out = match row
+                                .and_then(|row| network_output(&row).map_err(|e| e.to_string()))
+                            {
+                                Ok(o) => o,
                                 Err(msg) => {
                                     *failed_per_dataset.entry(item.dataset.clone()).or_default() +=
                                         1;
-                                    errors.add("non-finite", &item.dataset, &item.id, &msg);
+                                    let msg = format!("{}: {msg}", cfg.name);
+                                    errors.add("output", &item.dataset, &item.id, &msg);
                                     continue;
                                 }
                             };
-                            let probs = softmax(&row);
-                            let ps = p_synthetic(&probs);
+                            let ps = out.p_synthetic();
                             rows.push(PredictionRow {
                                 dataset: item.dataset.clone(),
                                 sample_id: item.id,
                                 label: item.label,
                                 p_synthetic: ps,
                                 weight: 1.0,
+                                predicted: Some(out.predicted),
+                                probs: out.probs.clone(),
                             });
                             preds.push(Prediction {
                                 label: item.label,
                                 p_synthetic: ps,
                                 weight: 1.0,
                                 dataset: Some(item.dataset),
-                                probs: (num_classes >= 3).then_some(probs),
+                                probs: (num_classes >= 3 && out.probs.len() == num_classes)
+                                    .then_some(out.probs),
+                                predicted: Some(out.predicted),
                             });
                         }
                     }
@@ -717,6 +725,7 @@ fn sandbox_json(w: &WorkerOptions) -> Value {
     let mut limits = serde_json::to_value(&w.sandbox).unwrap_or(Value::Null);
     if let Some(o) = limits.as_object_mut() {
         o.remove("scratch"); // a temporary directory, gone after the run
+        o.remove("read_only"); // host paths: not for published results
     }
     json!({
         "enabled": w.launcher.is_some(),

@@ -137,9 +137,11 @@ impl Verifier {
             .trim()
             .parse()
             .map_err(|_| EpistulaError::BadTimestamp(ts_s.to_string()))?;
-        let skew = ts as i64 - now_ms as i64;
-        if skew.unsigned_abs() > self.window_ms {
-            return Err(EpistulaError::OutOfWindow(skew, self.window_ms));
+        // i128: any u64 timestamp and clock (the header is attacker-chosen; found by fuzzing)
+        let skew = i128::from(ts) - i128::from(now_ms);
+        if skew.unsigned_abs() > u128::from(self.window_ms) {
+            let shown = i64::try_from(skew).unwrap_or(if skew < 0 { i64::MIN } else { i64::MAX });
+            return Err(EpistulaError::OutOfWindow(shown, self.window_ms));
         }
         let id = h(H_UUID)?;
         if uuid::Uuid::parse_str(id).is_err() {
@@ -157,7 +159,7 @@ impl Verifier {
         // Replay check last, so that forged requests cannot burn a legitimate uuid.
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         let horizon = now_ms.saturating_sub(self.window_ms);
-        seen.retain(|_, t| *t + self.window_ms >= horizon);
+        seen.retain(|_, t| t.saturating_add(self.window_ms) >= horizon);
         if seen.contains_key(id) {
             return Err(EpistulaError::Replay(id.to_string()));
         }
@@ -239,6 +241,60 @@ mod tests {
         );
         assert_eq!(
             v.verify_at(lookup(&h), b"abc", "", 1_015_000).unwrap(),
+            k.ss58()
+        );
+    }
+
+    /// Fuzzing found `ts as i64 - now as i64` overflowing (a panic in debug builds) for
+    /// timestamps beyond i64 and clocks at the ends of the range.
+    #[test]
+    fn extreme_timestamps_are_out_of_window_not_a_panic() {
+        let v = Verifier::default();
+        for ts in [
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551615",
+            "0",
+        ] {
+            let h: Vec<(&'static str, String)> = vec![
+                (H_VERSION, "2".into()),
+                (H_TIMESTAMP, ts.into()),
+                (H_UUID, uuid::Uuid::new_v4().to_string()),
+                (H_SIGNED_BY, hk().ss58().to_string()),
+                (H_SIGNATURE, format!("0x{}", "ab".repeat(64))),
+            ];
+            for now in [0, 1_750_000_000_000, u64::MAX] {
+                let r = v.verify_at(lookup(&h), b"{}", "", now);
+                assert!(
+                    matches!(
+                        r,
+                        Err(EpistulaError::OutOfWindow(..) | EpistulaError::SignatureMismatch(_))
+                    ),
+                    "{ts} at {now}: {r:?}"
+                );
+            }
+        }
+        // runs of '1' in Epistula-Signed-By made the base58 decoder panic
+        for signer in [
+            "1".repeat(48),
+            "1".repeat(5) + &hk().ss58()[5..],
+            "1".repeat(300),
+        ] {
+            let h: Vec<(&'static str, String)> = vec![
+                (H_VERSION, "2".into()),
+                (H_TIMESTAMP, "1750000000000".into()),
+                (H_UUID, uuid::Uuid::new_v4().to_string()),
+                (H_SIGNED_BY, signer),
+                (H_SIGNATURE, format!("0x{}", "ab".repeat(64))),
+            ];
+            let r = v.verify_at(lookup(&h), b"{}", "", 1_750_000_000_000);
+            assert!(matches!(r, Err(EpistulaError::BadSigner(_))), "{r:?}");
+        }
+        // a signed request at the very end of the clock range still verifies and is remembered
+        let k = hk();
+        let h = sign_request_at(&k, b"{}", "", u64::MAX, &uuid::Uuid::new_v4().to_string());
+        assert_eq!(
+            v.verify_at(lookup(&h), b"{}", "", u64::MAX).unwrap(),
             k.ss58()
         );
     }

@@ -4,9 +4,9 @@
 //! ([`epistula`]), the signed upload client for the network's upload API ([`upload`]), the
 //! commitment string format ([`commitment`]) and the subtensor chain client that checks
 //! registration and writes/reads the on-chain commitment ([`chain`]). With the `testing` feature,
-//! the `testing` module holds a fake subtensor node for tests.
-//! Must not touch: package validation (gas-package), the registry's storage (gas-registry) or
-//! any terminal/CLI concerns beyond an optional progress bar.
+//! the `testing` module holds a fake subtensor node and a request signer for tests.
+//! Must not touch: package validation (gas-package), the registry's storage (gas-registry),
+//! the push workflow that combines them (gas-push) or any terminal/CLI concerns.
 
 pub mod chain;
 pub mod commitment;
@@ -14,10 +14,8 @@ pub mod epistula;
 pub mod upload;
 pub mod wallet;
 
-/// Test support: a fake subtensor node (feature `testing`). The source lives beside the tests
-/// that use it, in `tests/support/fake_node.rs`.
+/// Test support (feature `testing`): a fake subtensor node and an Epistula request signer.
 #[cfg(feature = "testing")]
-#[path = "../tests/support/fake_node.rs"]
 pub mod testing;
 
 pub use wallet::{Hotkey, WalletError, WalletLocation};

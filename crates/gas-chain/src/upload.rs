@@ -4,9 +4,10 @@
 //! retried with exponential backoff; every step is idempotent by file hash.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use indicatif::ProgressBar;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -28,13 +29,17 @@ pub enum UploadError {
         source: std::io::Error,
     },
     #[error(
-        "{step}: this file (sha256 {hash}) was already uploaded ({detail}); it is already on the \
-         network, check it with `gascli d status`, or change the model to upload a new version"
+        "{step}: this file (sha256 {hash}) was already uploaded{}; change the model to upload a \
+         new version",
+        existing_note(.model_id.as_deref(), .detail)
     )]
     AlreadyUploaded {
         step: &'static str,
         hash: String,
+        /// The server's message.
         detail: String,
+        /// The existing model, when the server named it (`model_id` in the answer or its text).
+        model_id: Option<String>,
     },
     #[error(
         "{step}: uploads are disabled right now ({detail}); this happens between competition \
@@ -45,7 +50,7 @@ pub enum UploadError {
     /// per-modality submission quota), not rate limiting; never retried.
     #[error(
         "{step}: refused: {detail} (HTTP 429); waiting will not help: check your models with \
-         `gascli d status`"
+         `gascli d perf`"
     )]
     LimitReached { step: &'static str, detail: String },
     #[error("{step}: HTTP {status}: {detail}")]
@@ -154,6 +159,35 @@ pub fn error_detail(body: &str) -> String {
     } else {
         t.chars().take(300).collect()
     }
+}
+
+/// ` as model X`, or the server's words when it named no model.
+fn existing_note(model_id: Option<&str>, detail: &str) -> String {
+    match model_id {
+        Some(id) => format!(" as model {id}"),
+        None => format!(" (the server said: {detail})"),
+    }
+}
+
+/// The existing model named by a 409 answer: a `model_id` field (top level or under `data`), else
+/// the word after `model_id` in its message.
+pub fn existing_model_id(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    for id in [&v["model_id"], &v["data"]["model_id"]] {
+        match id {
+            serde_json::Value::String(s) if !s.is_empty() => return Some(s.clone()),
+            serde_json::Value::Number(n) => return Some(n.to_string()),
+            _ => {}
+        }
+    }
+    let text = error_detail(body);
+    let after = text.split("model_id").nth(1)?;
+    let id: String = after
+        .trim_start_matches([' ', ':', '='])
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (!id.is_empty()).then_some(id)
 }
 
 /// Callback before each retry: (step, attempt, error, delay).
@@ -268,6 +302,7 @@ impl UploadClient {
             return Err(UploadError::AlreadyUploaded {
                 step,
                 hash: hash.to_string(),
+                model_id: existing_model_id(&text),
                 detail,
             });
         }
@@ -332,13 +367,15 @@ impl UploadClient {
             })
     }
 
-    /// Step 2: `PUT {presigned_url}` streaming the file from disk (unsigned).
+    /// Step 2: `PUT {presigned_url}` streaming the file from disk (unsigned). `sent`, when
+    /// given, counts the bytes handed to the connection (reset to 0 on each attempt), for the
+    /// caller's progress display.
     pub async fn put_file(
         &self,
         presigned_url: &str,
         path: &Path,
         size: u64,
-        progress: Option<&ProgressBar>,
+        sent: Option<Arc<AtomicU64>>,
     ) -> Result<(), UploadError> {
         const STEP: &str = "upload (PUT)";
         self.with_retry(STEP, || async {
@@ -348,21 +385,20 @@ impl UploadClient {
                     path: path.to_path_buf(),
                     source,
                 })?;
-            if let Some(pb) = progress {
-                pb.set_length(size);
-                pb.set_position(0);
+            if let Some(c) = &sent {
+                c.store(0, Ordering::Relaxed);
             }
-            let pb = progress.cloned();
+            let counter = sent.clone();
             let stream = futures::stream::unfold(file, move |mut f| {
-                let pb = pb.clone();
+                let counter = counter.clone();
                 async move {
                     let mut buf = vec![0u8; 256 * 1024];
                     match f.read(&mut buf).await {
                         Ok(0) => None,
                         Ok(n) => {
                             buf.truncate(n);
-                            if let Some(pb) = &pb {
-                                pb.inc(n as u64);
+                            if let Some(c) = &counter {
+                                c.fetch_add(n as u64, Ordering::Relaxed);
                             }
                             Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
                         }

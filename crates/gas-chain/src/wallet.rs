@@ -234,6 +234,15 @@ pub fn ss58_encode(public: &[u8; 32]) -> String {
 
 /// Decodes an SS58 address to its 32-byte public key.
 pub fn ss58_decode(addr: &str) -> Result<[u8; 32], WalletError> {
+    // The base58 decoder below panics on runs of leading '1's (found by fuzzing the Epistula
+    // verifier, which decodes an attacker-chosen header). An SS58 address of a 32-byte key is
+    // 47-49 characters with at most one leading '1' (prefix 0).
+    if addr.len() > 64 || addr.starts_with("11") {
+        return Err(WalletError::BadAddress(
+            addr.to_string(),
+            "not an SS58 address of a 32-byte key".into(),
+        ));
+    }
     subxt_utils_accountid32::AccountId32::from_str(addr)
         .map(|a| a.0)
         .map_err(|e| WalletError::BadAddress(addr.to_string(), e.to_string()))

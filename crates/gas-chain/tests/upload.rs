@@ -201,11 +201,11 @@ async fn full_flow_with_retries_then_409() {
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{body}");
 
     s.put_slow.store(1, Ordering::SeqCst);
-    let pb = indicatif::ProgressBar::hidden();
-    c.put_file(&ps.presigned_url, &p, size, Some(&pb))
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    c.put_file(&ps.presigned_url, &p, size, Some(sent.clone()))
         .await
         .unwrap();
-    assert_eq!(pb.position(), size);
+    assert_eq!(sent.load(Ordering::SeqCst), size);
     assert_eq!(
         retries.load(Ordering::SeqCst),
         3,

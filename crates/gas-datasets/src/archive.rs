@@ -25,6 +25,8 @@ pub struct ArchiveEntry {
     pub size: u64,
     /// Why the entry must not be read (unsafe path or symlink), if so.
     pub refused: Option<String>,
+    /// A regular file (tar: not a link, device or other special entry; zip: always).
+    pub regular: bool,
 }
 
 fn unsafe_name(name: &str) -> Option<String> {
@@ -80,6 +82,7 @@ pub fn list_zip(path: &Path, modality: Modality) -> Result<Vec<ArchiveEntry>, St
             name,
             size: entry.size(),
             refused,
+            regular: true,
         });
     }
     Ok(out)
@@ -163,6 +166,7 @@ fn classify_tar_entry<R: Read>(
         name,
         size: ent.header().size().unwrap_or(0),
         refused,
+        regular: kind.is_file(),
     })
 }
 
@@ -183,6 +187,7 @@ pub fn stream_tar_all(
                     name: String::new(),
                     size: 0,
                     refused: None,
+                    regular: false,
                 },
                 Err(why),
             )

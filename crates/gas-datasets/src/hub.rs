@@ -391,6 +391,32 @@ pub(crate) fn fetch_dataset_files(
     Ok(files)
 }
 
+/// The repo's file list (step 1 of [`fetch_dataset_files`]) for callers that choose files by
+/// their own rules.
+pub(crate) fn listing(
+    spec: &DatasetSpec,
+    repo: &str,
+    opts: &OpenOptions,
+) -> Result<Vec<RepoFile>, DatasetError> {
+    let dir = repo_cache_dir(&opts.cache_dir, repo);
+    let files = repo_listing(spec, repo, opts, &dir)?;
+    Ok(files.into_iter().filter(|f| safe_rel(&f.path)).collect())
+}
+
+/// Steps 3 and 4 of [`fetch_dataset_files`] for files chosen elsewhere: the chosen files in the
+/// cache, downloaded first when missing.
+pub(crate) fn fetch_chosen(
+    spec: &DatasetSpec,
+    repo: &str,
+    opts: &OpenOptions,
+    chosen: &[RepoFile],
+) -> Result<Vec<FoundFile>, DatasetError> {
+    let dir = repo_cache_dir(&opts.cache_dir, repo);
+    let (files, missing) = locate_in_cache(spec, repo, opts, &dir, chosen)?;
+    download_missing(spec, repo, opts, missing)?;
+    Ok(files)
+}
+
 fn not_cached(spec: &DatasetSpec, repo: &str, dir: &Path) -> DatasetError {
     DatasetError::NotCached {
         dataset: spec.name.clone(),

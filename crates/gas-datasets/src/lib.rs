@@ -17,15 +17,21 @@
 mod compat;
 
 pub mod archive;
+pub mod cache;
 pub mod catalog;
+pub mod exact;
 pub mod hub;
 pub mod local;
 pub mod parquet;
+pub mod plan;
+pub mod pyrand;
 mod sampling;
 
-pub use catalog::load_catalog;
+pub use catalog::{holdout_name, load_catalog, load_holdout_catalog};
 pub use compat::{Label, Modality};
+pub use exact::{open_planned, planned_ids};
 pub use local::local_dir_specs;
+pub use plan::{PlannedDataset, RunPlan, Selection, plan_run};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -119,6 +125,13 @@ pub struct DatasetSpec {
     pub generator_family: Option<String>,
     pub content_category: Option<String>,
     pub notes: Option<String>,
+    /// `huggingface` (default), `modelscope` or `s3`, as the catalog says.
+    pub source: Option<String>,
+    /// A holdout's name as written in its catalog (the run uses the obfuscated [`Self::name`]).
+    pub original_name: Option<String>,
+    /// Read from a catalog (the network's rules for choosing files and samples apply, see
+    /// [`open_planned`]); `false` for `--data-dir` folders and hand-made specs.
+    pub from_catalog: bool,
 }
 
 impl DatasetSpec {
@@ -145,6 +158,9 @@ impl DatasetSpec {
             generator_family: None,
             content_category: None,
             notes: None,
+            source: None,
+            original_name: None,
+            from_catalog: false,
         }
     }
 }
@@ -443,6 +459,15 @@ pub fn open(
     spec: &DatasetSpec,
     opts: &OpenOptions,
 ) -> Result<Box<dyn Iterator<Item = Result<Sample, DatasetError>> + Send>, DatasetError> {
+    open_limited(spec, opts, opts.mode.per_dataset_limit())
+}
+
+/// [`open`] with an explicit per-dataset limit instead of the mode's (`None` = all).
+pub(crate) fn open_limited(
+    spec: &DatasetSpec,
+    opts: &OpenOptions,
+    per_dataset: Option<usize>,
+) -> Result<Box<dyn Iterator<Item = Result<Sample, DatasetError>> + Send>, DatasetError> {
     let filter = SourceFilter::parse(spec.source_format.as_deref(), spec.modality);
     for (field, v) in [
         ("media_per_archive", spec.media_per_archive),
@@ -470,7 +495,7 @@ pub fn open(
         });
     };
 
-    let plan = sampling::plan(spec, opts, &filter, files)?;
+    let plan = sampling::plan(spec, opts, &filter, files, per_dataset)?;
     if plan.is_empty() {
         let exts = media_extensions(spec.modality).join(", ");
         return Err(DatasetError::Empty {

@@ -6,22 +6,46 @@ use super::{DatasetError, DatasetSpec, FoundFile, Modality};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::path::Path;
 
-/// `include_paths` / `exclude_paths` of a spec, compiled. A pattern matches a relative path
-/// (`/`-separated) as a glob, or as a folder prefix (`data/train` matches `data/train/x.png`).
+/// `include_paths` / `exclude_paths` of a spec, compiled. A pattern without glob characters
+/// matches any relative path (`/`-separated) containing it, as the network's filter does; a glob
+/// matches the path or a folder above it.
 #[derive(Debug, Clone)]
 pub struct PathFilter {
-    include: Option<GlobSet>,
-    exclude: Option<GlobSet>,
+    include: Option<Patterns>,
+    exclude: Option<Patterns>,
+}
+
+/// `include_paths` / `exclude_paths` as the network reads them (plain text matches anywhere in
+/// the path) plus globs (a pattern with `*`, `?`, `[` or `{` matches the path, or a folder above
+/// it).
+#[derive(Debug, Clone)]
+struct Patterns {
+    plain: Vec<String>,
+    globs: Option<GlobSet>,
+}
+
+impl Patterns {
+    fn is_match(&self, rel: &str) -> bool {
+        self.plain.iter().any(|p| rel.contains(p.as_str()))
+            || self.globs.as_ref().is_some_and(|g| g.is_match(rel))
+    }
 }
 
 impl PathFilter {
     pub fn from_spec(spec: &DatasetSpec) -> Result<Self, DatasetError> {
-        let build = |field: &str, pats: &[String]| -> Result<Option<GlobSet>, DatasetError> {
+        let build = |field: &str, pats: &[String]| -> Result<Option<Patterns>, DatasetError> {
             if pats.is_empty() {
                 return Ok(None);
             }
             let mut b = GlobSetBuilder::new();
+            let mut plain = Vec::new();
+            let mut any_glob = false;
             for p in pats {
+                if !p.contains(['*', '?', '[', '{']) {
+                    plain.push(p.clone());
+                    continue;
+                }
+                any_glob = true;
                 let p = p.trim().trim_start_matches("./").trim_end_matches('/');
                 let bad = |e: globset::Error| DatasetError::InvalidSpec {
                     dataset: spec.name.clone(),
@@ -31,11 +55,16 @@ impl PathFilter {
                 b.add(Glob::new(p).map_err(bad)?);
                 b.add(Glob::new(&format!("{p}/**")).map_err(bad)?);
             }
-            b.build().map(Some).map_err(|e| DatasetError::InvalidSpec {
-                dataset: spec.name.clone(),
-                field: field.into(),
-                message: e.to_string(),
-            })
+            let globs = if any_glob {
+                Some(b.build().map_err(|e| DatasetError::InvalidSpec {
+                    dataset: spec.name.clone(),
+                    field: field.into(),
+                    message: e.to_string(),
+                })?)
+            } else {
+                None
+            };
+            Ok(Some(Patterns { plain, globs }))
         };
         Ok(PathFilter {
             include: build("include_paths", &spec.include_paths)?,

@@ -176,13 +176,92 @@ pub fn list(path: &Path, spec: &DatasetSpec) -> Result<ParquetListing, ListError
     let schema = builder.schema().clone();
     let fields: Vec<&Field> = schema.fields().iter().map(|f| f.as_ref()).collect();
     let (_, column) = choose_column(spec, &fields)?;
+    let rows = filtered_rows(builder, spec)?;
+    Ok(ParquetListing { column, rows })
+}
+
+/// What [`list_network`] found: the media columns by the network's rules, and the rows passing
+/// the filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkListing {
+    /// One sample per row and column, in this order.
+    pub columns: Vec<String>,
+    pub rows: Vec<usize>,
+}
+
+/// The network's media-column rule (by name only): the `data_columns` that exist, in catalog
+/// order; else, for images, a column named `image`, else the first whose name contains `image`
+/// but not `_id`, else the first containing `image`; for audio, every column named `audio`, else
+/// every column without `_id` whose name contains `audio`, `bytes`, `content`, `data`, `wav` or
+/// `mp3`; for video, the first named `video`, `bytes`, `content` or `data`, else the first
+/// containing one of those without `_id`, else the first containing one. Case-insensitive.
+pub fn network_columns(spec: &DatasetSpec, names: &[&str]) -> Vec<String> {
+    let low = |c: &str| c.to_lowercase();
+    if !spec.data_columns.is_empty() {
+        return spec
+            .data_columns
+            .iter()
+            .filter(|c| names.contains(&c.as_str()))
+            .cloned()
+            .collect();
+    }
+    let first = |pred: &dyn Fn(&str) -> bool| names.iter().find(|c| pred(c)).map(|c| c.to_string());
+    match spec.modality {
+        crate::Modality::Image => first(&|c| low(c) == "image")
+            .or_else(|| first(&|c| low(c).contains("image") && !low(c).contains("_id")))
+            .or_else(|| first(&|c| low(c).contains("image")))
+            .into_iter()
+            .collect(),
+        crate::Modality::Audio => {
+            let exact: Vec<String> = names
+                .iter()
+                .filter(|c| low(c) == "audio")
+                .map(|c| c.to_string())
+                .collect();
+            if !exact.is_empty() {
+                return exact;
+            }
+            let keys = ["audio", "bytes", "content", "data", "wav", "mp3"];
+            names
+                .iter()
+                .filter(|c| !low(c).contains("_id") && keys.iter().any(|k| low(c).contains(k)))
+                .map(|c| c.to_string())
+                .collect()
+        }
+        crate::Modality::Video => {
+            let keys = ["video", "bytes", "content", "data"];
+            first(&|c| keys.contains(&low(c).as_str()))
+                .or_else(|| {
+                    first(&|c| !low(c).contains("_id") && keys.iter().any(|k| low(c).contains(k)))
+                })
+                .or_else(|| first(&|c| keys.iter().any(|k| low(c).contains(k))))
+                .into_iter()
+                .collect()
+        }
+    }
+}
+
+/// Lists a parquet file by the network's rules ([`network_columns`], the filter).
+pub fn list_network(path: &Path, spec: &DatasetSpec) -> Result<NetworkListing, ListError> {
+    let builder = open_builder(path)?;
+    let schema = builder.schema().clone();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let columns = network_columns(spec, &names);
+    let rows = filtered_rows(builder, spec)?;
+    Ok(NetworkListing { columns, rows })
+}
+
+/// Row numbers passing `filter_column == filter_value` (all rows without a filter).
+fn filtered_rows(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    spec: &DatasetSpec,
+) -> Result<Vec<usize>, ListError> {
+    let schema = builder.schema().clone();
+    let fields: Vec<&Field> = schema.fields().iter().map(|f| f.as_ref()).collect();
     let total = usize::try_from(builder.metadata().file_metadata().num_rows())
         .map_err(|_| "negative row count in parquet metadata".to_string())?;
     let (Some(fcol), Some(fval)) = (&spec.filter_column, &spec.filter_value) else {
-        return Ok(ParquetListing {
-            column,
-            rows: (0..total).collect(),
-        });
+        return Ok((0..total).collect());
     };
     let Some(fi) = fields.iter().position(|f| f.name() == fcol) else {
         let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
@@ -212,7 +291,7 @@ pub fn list(path: &Path, spec: &DatasetSpec) -> Result<ParquetListing, ListError
         }
         base += batch.num_rows();
     }
-    Ok(ParquetListing { column, rows })
+    Ok(rows)
 }
 
 /// Streams the media bytes of `picks` (ascending row numbers) from `column`.

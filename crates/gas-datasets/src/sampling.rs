@@ -58,6 +58,8 @@ pub(crate) enum Unit {
     /// Every media entry of a tar, streamed without a listing pass (no sampling applies).
     TarAll(FoundFile),
     Parquet(FoundFile, String, Vec<usize>),
+    /// Rows of one of several media columns (ids `file#row:column`).
+    ParquetColumn(FoundFile, String, Vec<usize>),
     Error(DatasetError),
 }
 
@@ -66,6 +68,10 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    pub(crate) fn from_units(units: Vec<Unit>) -> Self {
+        Plan { units }
+    }
+
     /// Items the plan will yield, or `None` when some tar is streamed without a listing.
     fn planned(&self) -> Option<usize> {
         self.units.iter().try_fold(0usize, |acc, u| {
@@ -73,7 +79,7 @@ impl Plan {
                 acc + match u {
                     Unit::Loose(v) => v.len(),
                     Unit::Zip(_, v) | Unit::Tar(_, v) => v.len(),
-                    Unit::Parquet(_, _, v) => v.len(),
+                    Unit::Parquet(_, _, v) | Unit::ParquetColumn(_, _, v) => v.len(),
                     Unit::Error(_) => 1,
                     Unit::TarAll(_) => return None,
                 },
@@ -85,7 +91,7 @@ impl Plan {
         self.units.iter().all(|u| match u {
             Unit::Loose(v) => v.is_empty(),
             Unit::Zip(_, v) | Unit::Tar(_, v) => v.is_empty(),
-            Unit::Parquet(_, _, v) => v.is_empty(),
+            Unit::Parquet(_, _, v) | Unit::ParquetColumn(_, _, v) => v.is_empty(),
             Unit::TarAll(_) | Unit::Error(_) => false,
         })
     }
@@ -107,11 +113,13 @@ impl Listed {
     }
 }
 
+/// `per_dataset`: the most samples taken from the dataset (`None` = all).
 pub(crate) fn plan(
     spec: &DatasetSpec,
     opts: &OpenOptions,
     filter: &SourceFilter,
     files: Vec<FoundFile>,
+    per_dataset: Option<usize>,
 ) -> Result<Plan, DatasetError> {
     let name = spec.name.as_str();
     let mut loose = Vec::new();
@@ -157,7 +165,7 @@ pub(crate) fn plan(
     let mut errors = Vec::new();
     let mut listed: Vec<(FoundFile, Listed)> = Vec::new();
     // With nothing to sample, tar files are streamed in one pass instead of listed first.
-    let no_sampling = opts.mode.per_dataset_limit().is_none() && spec.media_per_archive < 0;
+    let no_sampling = per_dataset.is_none() && spec.media_per_archive < 0;
     let mut tar_all = Vec::new();
     for (f, kind) in containers {
         if no_sampling && kind == ContainerKind::Tar {
@@ -213,7 +221,7 @@ pub(crate) fn plan(
 
     // mode limit over everything
     let total = loose.len() + listed.iter().map(|(_, l)| l.len()).sum::<usize>();
-    let chosen: Option<Vec<usize>> = opts.mode.per_dataset_limit().and_then(|k| {
+    let chosen: Option<Vec<usize>> = per_dataset.and_then(|k| {
         (k < total).then(|| {
             let mut rng = rng_for(opts.seed, name, "mode");
             choose(total, k, &mut rng)
@@ -307,6 +315,7 @@ impl SampleIter {
             media,
         };
         let ds = self.dataset.clone();
+        let multi = matches!(unit, Unit::ParquetColumn(..));
         match unit {
             Unit::Error(e) => Box::new(std::iter::once(Err(e))),
             Unit::Loose(files) => Box::new(files.into_iter().map(
@@ -357,11 +366,16 @@ impl SampleIter {
                     }),
                 )
             }
-            Unit::Parquet(f, column, rows) => {
+            Unit::Parquet(f, column, rows) | Unit::ParquetColumn(f, column, rows) => {
                 let rel = f.rel.clone();
+                let suffix = if multi {
+                    format!(":{column}")
+                } else {
+                    String::new()
+                };
                 Box::new(
                     ParquetStream::open(&f.abs, &column, rows).map(move |(row, res)| {
-                        let id = format!("{rel}#{row}");
+                        let id = format!("{rel}#{row}{suffix}");
                         match res {
                             Ok(b) => Ok(sample(id, Media::Bytes(b))),
                             Err(why) => Err(entry_error(&ds, id, why)),

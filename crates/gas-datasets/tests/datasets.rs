@@ -252,7 +252,14 @@ datasets:
     assert_eq!(a.generator_family.as_deref(), Some("sdxl"));
     let b = &specs[1];
     assert_eq!(b.modality, Modality::Image);
-    assert_eq!((b.media_per_archive, b.archives_per_dataset), (-1, -1));
+    // missing limits take the network's defaults (issue 11)
+    assert_eq!(
+        (b.media_per_archive, b.archives_per_dataset),
+        (
+            gas_datasets::catalog::DEFAULT_MEDIA_PER_ARCHIVE,
+            gas_datasets::catalog::DEFAULT_ARCHIVES_PER_DATASET
+        )
+    );
     assert_eq!(b.include_paths, ["*.png"]);
     assert_eq!(Path::new(&b.path), t.path().join("local_imgs"));
     let (ok, _) = collect(b, &opts(Mode::Full, 0, t.path()));

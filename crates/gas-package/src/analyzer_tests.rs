@@ -585,3 +585,19 @@ fn analysis_of_the_fuzz_corpus_terminates() {
         let _ = analyze(s, "model.py");
     }
 }
+
+#[test]
+fn file_readers_on_any_object() {
+    refused(
+        "import torch\ns = torch.UntypedStorage.from_file('/etc/shadow', False, 64)\n",
+        "file-access",
+    );
+    refused(
+        "import numpy as np\nnp.zeros(3).tofile('/tmp/x')\n",
+        "file-access",
+    );
+    refused(
+        "import pathlib\nt = pathlib.Path('/etc/shadow').read_text()\n",
+        "file-access",
+    );
+}

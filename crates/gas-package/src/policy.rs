@@ -1027,6 +1027,22 @@ pub(crate) const DANGEROUS_ATTRS: &[(&str, &str, &str)] = &[
         "executes code from strings: remove it",
     ),
     ("FileIO", "file-access", "opens files: remove it"),
+    (
+        "from_file",
+        "file-access",
+        "reads arbitrary files (torch.UntypedStorage.from_file …): the weights path is given to load_model()",
+    ),
+    (
+        "fromfile",
+        "file-access",
+        "reads arbitrary files: remove it",
+    ),
+    ("tofile", "file-access", "writes files: remove it"),
+    (
+        "open_memmap",
+        "file-access",
+        "maps arbitrary files: remove it",
+    ),
     ("open_code", "file-access", "opens files: remove it"),
     ("system", "api-denied", "runs shell commands: remove it"),
     ("popen", "api-denied", "runs shell commands: remove it"),

@@ -7,9 +7,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gas_registry::api::{self, ApiConfig, AppState};
+use gas_chain::testing::Signer;
+use gas_registry::api;
 use gas_registry::auth::ChainAuth;
-use gas_registry::auth::testing::Signer;
+use gas_registry::state::{ApiConfig, AppState};
 use gas_registry::{Db, Store};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

@@ -1,9 +1,7 @@
-//! HTTP API (axum): the upload protocol of push.md, the miner's model list, the public
-//! leaderboard JSON and `/healthz`.
-
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
+//! HTTP routes (axum): the upload protocol of push.md, the miner's model list, the public
+//! leaderboard JSON, the leaderboard page ([`crate::html`]) and `/healthz`. Handlers check the
+//! request and call the database, the store and [`crate::views`]; shared state and settings
+//! live in [`crate::state`], error answers in [`crate::error`].
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -14,82 +12,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::Authenticator;
-use crate::db::{Db, NewModel, PendingUpload, now_ms};
-use crate::error::RegistryError;
-use crate::store::{Store, model_key, staging_key};
-
-pub const MODALITIES: [&str; 3] = ["image", "video", "audio"];
-
-/// Service settings.
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    pub max_per_modality: i64,
-    pub disabled: HashSet<String>,
-    /// How long a presigned URL stays valid.
-    pub upload_ttl: Duration,
-    pub max_upload_bytes: u64,
-    /// Attempts per job before it is marked failed.
-    pub max_attempts: i64,
-    /// Base for presigned URLs (e.g. `https://registry.example/upload`); default: from `Host`.
-    pub public_upload_url: Option<String>,
-}
-
-impl Default for ApiConfig {
-    fn default() -> Self {
-        Self {
-            max_per_modality: 3,
-            disabled: HashSet::new(),
-            upload_ttl: Duration::from_secs(3600),
-            max_upload_bytes: 2 << 30,
-            max_attempts: 3,
-            public_upload_url: None,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub store: Store,
-    pub cfg: Arc<ApiConfig>,
-    pub auth: Arc<dyn Authenticator>,
-}
-
-/// An error answer: `{"detail": …}` with a status code.
-#[derive(Debug)]
-pub struct ApiError(StatusCode, String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "detail": self.1 }))).into_response()
-    }
-}
-
-impl From<RegistryError> for ApiError {
-    fn from(e: RegistryError) -> Self {
-        let code = match &e {
-            RegistryError::Duplicate { .. } => StatusCode::CONFLICT,
-            RegistryError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
-            RegistryError::UnknownUpload(_) => StatusCode::NOT_FOUND,
-            RegistryError::Mismatch { .. } | RegistryError::BadRequest(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            RegistryError::NotOwner(_) => StatusCode::FORBIDDEN,
-            _ => {
-                tracing::error!("internal error: {e}");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        ApiError(code, e.to_string())
-    }
-}
-
-impl ApiError {
-    pub fn bad_request(msg: impl Into<String>) -> Self {
-        ApiError(StatusCode::BAD_REQUEST, msg.into())
-    }
-}
+use crate::db::{NewModel, PendingUpload, now_ms};
+use crate::error::{ApiError, RegistryError};
+use crate::state::{AppState, MODALITIES, VERTICALS};
+use crate::store::{model_key, staging_key};
+use crate::views::{leaderboard_rows, model_json, performance};
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request(msg)
@@ -106,6 +33,7 @@ pub fn router(state: AppState) -> Router {
             put(put_blob).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/miner/models", get(miner_models))
+        .route("/api/v1/miner/performance", get(miner_performance))
         .route("/api/v1/leaderboard", get(leaderboard))
         .route("/healthz", get(healthz))
         .route("/", get(crate::html::page))
@@ -132,6 +60,23 @@ fn check_modality(m: &str) -> ApiResult<()> {
             "modality {m:?} is unknown (expected image, video or audio)"
         )))
     }
+}
+
+/// A vertical the network knows, allowed for the modality (`human`: image and video only, with
+/// the network's reason).
+fn check_vertical(v: &str, modality: Option<&str>) -> ApiResult<()> {
+    if !VERTICALS.contains(&v) {
+        return Err(bad(format!(
+            "vertical {v:?} is unknown (expected general or human)"
+        )));
+    }
+    if v == "human" && modality == Some("audio") {
+        return Err(bad(
+            "The 'human' vertical is only available for image and video models. Remove \
+             --audio-model, or use --vertical general.",
+        ));
+    }
+    Ok(())
 }
 
 fn check_hash(field: &str, h: &str) -> ApiResult<()> {
@@ -174,14 +119,11 @@ fn upload_base(st: &AppState, h: &HeaderMap) -> String {
     format!("http://{host}/upload")
 }
 
-async fn presigned(
-    State(st): State<AppState>,
-    h: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
+async fn presigned(State(st): State<AppState>, h: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let hotkey = authenticate(&st, &h, &body)?;
     let req: PresignedReq = parse(&body)?;
     check_modality(&req.modality)?;
+    check_vertical(&req.vertical, Some(&req.modality))?;
     check_hash("expected_hash", &req.expected_hash)?;
     if st.cfg.disabled.contains(&req.modality) {
         return Err(ApiError(
@@ -206,13 +148,16 @@ async fn presigned(
         )));
     }
     if let Some(m) = st.db.model_by_hash(&req.expected_hash).await? {
-        return Err(ApiError(
+        // One sentence, and the id as a field for clients (gascli looks the model up).
+        let detail = format!(
+            "a model with this hash was already uploaded (model_id {})",
+            m.model_id
+        );
+        return Ok((
             StatusCode::CONFLICT,
-            format!(
-                "a model with hash {} was already uploaded (model_id {})",
-                req.expected_hash, m.model_id
-            ),
-        ));
+            Json(json!({"detail": detail, "model_id": m.model_id})),
+        )
+            .into_response());
     }
     let used = st.db.submissions_used(&hotkey, &req.modality).await?;
     let max = st.cfg.max_per_modality;
@@ -237,7 +182,7 @@ async fn presigned(
                 ),
             ));
         }
-        return Ok(Json(presigned_answer(&p, &base, used, max)));
+        return Ok(Json(presigned_answer(&p, &base, used, max)).into_response());
     }
     let model_id = uuid::Uuid::new_v4().to_string();
     let u = PendingUpload {
@@ -254,7 +199,7 @@ async fn presigned(
         expires_at: now + st.cfg.upload_ttl.as_millis() as i64,
     };
     st.db.insert_upload(&u).await?;
-    Ok(Json(presigned_answer(&u, &base, used, max)))
+    Ok(Json(presigned_answer(&u, &base, used, max)).into_response())
 }
 
 fn presigned_answer(u: &PendingUpload, base: &str, used: i64, max: i64) -> Value {
@@ -405,120 +350,71 @@ fn confirm_answer(m: &crate::db::Model, used: i64, max: i64) -> Value {
 }
 
 #[derive(Deserialize)]
-struct ModalityQuery {
+struct Filters {
     modality: Option<String>,
+    vertical: Option<String>,
 }
 
-/// `exam_status` / `benchmark_status` from the model's jobs.
-fn stage_status(jobs: &[crate::db::Job], stage: &str) -> &'static str {
-    match jobs.iter().rev().find(|j| j.stage == stage) {
-        None => "not_started",
-        Some(j) => match j.state.as_str() {
-            "queued" => "queued",
-            "running" => "running",
-            "done" => match j.result.as_ref().and_then(|r| r.get("passed")) {
-                Some(Value::Bool(false)) => "failed",
-                _ => "passed",
-            },
-            _ => "failed",
-        },
+impl Filters {
+    fn check(&self) -> ApiResult<()> {
+        if let Some(m) = &self.modality {
+            check_modality(m)?;
+        }
+        if let Some(v) = &self.vertical {
+            check_vertical(v, None)?;
+        }
+        Ok(())
     }
 }
 
-async fn model_json(db: &Db, m: &crate::db::Model) -> Result<Value, RegistryError> {
-    let jobs = db.jobs_of(&m.model_id).await?;
-    let metrics = db.metrics_of(&m.model_id).await?;
-    let runs: Vec<Value> = metrics
-        .iter()
-        .filter(|r| r.stage == "benchmark")
-        .map(|r| {
-            json!({"dataset": r.dataset, "sn34_score": r.sn34, "mcc": r.mcc, "brier": r.brier,
-                   "accuracy": r.accuracy, "samples": r.samples})
-        })
-        .collect();
-    Ok(json!({
-        "model_id": m.model_id,
-        "modality": m.modality,
-        "filename": m.filename,
-        "sha256": m.sha256,
-        "r2_key": m.r2_key,
-        "status": m.status,
-        "validation_status": stage_status(&jobs, "validate"),
-        "exam_status": stage_status(&jobs, "exam"),
-        "benchmark_status": stage_status(&jobs, "benchmark"),
-        "uploaded_at": m.created_at,
-        "reasons": m.reasons,
-        "benchmark_runs": runs,
-    }))
-}
-
+/// The hotkey's models, a JSON list in the network's shape ([`crate::views::model_json`]).
 async fn miner_models(
     State(st): State<AppState>,
     h: HeaderMap,
-    Query(q): Query<ModalityQuery>,
+    Query(q): Query<Filters>,
 ) -> ApiResult<Json<Value>> {
     let hotkey = authenticate(&st, &h, b"")?;
-    if let Some(m) = &q.modality {
-        check_modality(m)?;
-    }
+    q.check()?;
     let models = st.db.models_of(&hotkey, q.modality.as_deref()).await?;
     let mut out = Vec::with_capacity(models.len());
-    for m in &models {
+    for m in models
+        .iter()
+        .filter(|m| q.vertical.as_ref().is_none_or(|v| *v == m.vertical))
+    {
         out.push(model_json(&st.db, m).await?);
     }
-    let mut used = serde_json::Map::new();
-    for m in MODALITIES {
-        used.insert(m.into(), json!(st.db.submissions_used(&hotkey, m).await?));
-    }
-    Ok(Json(json!({"data": {
-        "hotkey": hotkey,
-        "models": out,
-        "submissions_used": used,
-        "submissions_max": st.cfg.max_per_modality,
-    }})))
+    Ok(Json(Value::Array(out)))
 }
 
-/// Leaderboard rows of one modality, best sn34 first (models without a score last).
-pub async fn leaderboard_rows(db: &Db, modality: &str) -> Result<Vec<Value>, RegistryError> {
-    let models = db.models_in(modality).await?;
-    let mut rows = Vec::with_capacity(models.len());
-    for m in &models {
-        let metrics = db.metrics_of(&m.model_id).await?;
-        let agg = metrics
-            .iter()
-            .find(|r| r.stage == "benchmark" && r.dataset == "*");
-        rows.push(json!({
-            "hotkey": m.hotkey,
-            "model_id": m.model_id,
-            "filename": m.filename,
-            "status": m.status,
-            "sn34_score": agg.and_then(|a| a.sn34),
-            "mcc": agg.and_then(|a| a.mcc),
-            "brier": agg.and_then(|a| a.brier),
-            "accuracy": agg.and_then(|a| a.accuracy),
-            "uploaded_at": m.created_at,
-            "scored_at": agg.map(|a| a.created_at),
-        }));
-    }
-    rows.sort_by(|a, b| {
-        let s = |v: &Value| v["sn34_score"].as_f64().unwrap_or(f64::NEG_INFINITY);
-        s(b).total_cmp(&s(a))
-    });
-    for (i, r) in rows.iter_mut().enumerate() {
-        r["rank"] = json!(i + 1);
-    }
-    Ok(rows)
+/// The hotkey's benchmark runs, a JSON list in the network's shape ([`crate::views::run_json`]).
+async fn miner_performance(
+    State(st): State<AppState>,
+    h: HeaderMap,
+    Query(q): Query<Filters>,
+) -> ApiResult<Json<Value>> {
+    let hotkey = authenticate(&st, &h, b"")?;
+    q.check()?;
+    let runs = performance(
+        &st.db,
+        &hotkey,
+        q.modality.as_deref(),
+        q.vertical.as_deref(),
+    )
+    .await?;
+    Ok(Json(Value::Array(runs)))
 }
 
+/// Leaderboard of one modality (default image) and vertical (default general).
 async fn leaderboard(
     State(st): State<AppState>,
-    Query(q): Query<ModalityQuery>,
+    Query(q): Query<Filters>,
 ) -> ApiResult<Json<Value>> {
+    q.check()?;
     let modality = q.modality.unwrap_or_else(|| "image".into());
-    check_modality(&modality)?;
-    let rows = leaderboard_rows(&st.db, &modality).await?;
+    let vertical = q.vertical.unwrap_or_else(|| "general".into());
+    let rows = leaderboard_rows(&st.db, &modality, &vertical).await?;
     Ok(Json(
-        json!({"data": {"modality": modality, "models": rows}}),
+        json!({"data": {"modality": modality, "vertical": vertical, "models": rows}}),
     ))
 }
 
@@ -528,36 +424,4 @@ async fn healthz(State(st): State<AppState>) -> ApiResult<Json<Value>> {
         .await
         .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
     Ok(Json(json!({"status": "ok"})))
-}
-
-/// Remove expired presigned uploads (row + staged bytes), staged objects nobody owns (a crash
-/// between PUT and confirm) and fail jobs whose last lease expired. Returns uploads removed.
-pub async fn sweep(db: &Db, store: &Store) -> Result<usize, RegistryError> {
-    let expired = db.expired_uploads(now_ms()).await?;
-    for u in &expired {
-        store.delete(&u.staging_key).await?;
-        db.delete_upload(&u.model_id).await?;
-    }
-    let live: HashSet<String> = db.pending_ids().await?.into_iter().collect();
-    for key in store.list("staging").await? {
-        let id = key.trim_start_matches("staging/");
-        if !live.contains(id) {
-            store.delete(&key).await?;
-        }
-    }
-    // Local backend: a PUT killed mid-stream leaves `staging/<id>#<n>` part files that the
-    // object_store listing does not show; remove those of uploads that are no longer live.
-    if let Some(dir) = store.local_path("staging")
-        && let Ok(entries) = std::fs::read_dir(&dir)
-    {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let id = name.split('#').next().unwrap_or_default();
-            if name.contains('#') && !live.contains(id) {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-    db.fail_exhausted().await?;
-    Ok(expired.len())
 }

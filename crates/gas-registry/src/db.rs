@@ -1,6 +1,7 @@
 //! Metadata database: SQLite by default, PostgreSQL by configuration (sqlx `Any` driver,
-//! runtime queries; `$N` placeholders work on both backends). Migrations live in
-//! `migrations/{sqlite,postgres}/` and are embedded at build time.
+//! runtime queries; `$N` placeholders work on both backends). The migrations in `migrations/`
+//! are one source for both backends (SQL that SQLite and PostgreSQL both accept), embedded at
+//! build time.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,8 +12,15 @@ use sqlx::{AnyPool, AssertSqlSafe, Row};
 
 use crate::error::{RegistryError, Result};
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// First lines of `0001_init.sql` when each backend had its own copy (the rest of the file is
+/// unchanged). A database created then records that file's checksum; [`Db::connect`] rewrites it
+/// to the single source's so that `migrate` accepts the database.
+const LEGACY_INIT_FIRST_LINES: [&str; 2] = [
+    "-- gas-registry schema (SQLite). Keep in step with ../postgres/0001_init.sql.",
+    "-- gas-registry schema (PostgreSQL). Keep in step with ../sqlite/0001_init.sql.",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -87,6 +95,10 @@ pub struct Job {
     pub attempts: i64,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
+    /// Unix ms: queued, latest attempt started, finished.
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
 }
 
 /// One metrics row (dataset `*` = the modality aggregate).
@@ -160,6 +172,44 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     }
 }
 
+/// SHA-384 of `0001_init.sql` as each backend's own copy was (see [`LEGACY_INIT_FIRST_LINES`]).
+fn legacy_init_checksums(current_sql: &str) -> Vec<Vec<u8>> {
+    use sha2::{Digest, Sha384};
+    let rest = current_sql.split_once('\n').map_or("", |(_, r)| r);
+    LEGACY_INIT_FIRST_LINES
+        .iter()
+        .map(|first| Sha384::digest(format!("{first}\n{rest}").as_bytes()).to_vec())
+        .collect()
+}
+
+/// A database migrated when each backend had its own `0001_init.sql` records that copy's
+/// checksum: replace it with the single source's (same schema, only the comment line differs).
+async fn adopt_legacy_init_checksum(pool: &AnyPool) -> Result<()> {
+    let Some(init) = MIGRATIONS.iter().find(|m| m.version == 1) else {
+        return Ok(());
+    };
+    // No migrations table yet (a new database): nothing to adopt.
+    let Ok(rows) = sqlx::query("SELECT checksum FROM _sqlx_migrations WHERE version = 1")
+        .fetch_all(pool)
+        .await
+    else {
+        return Ok(());
+    };
+    let Some(row) = rows.first() else {
+        return Ok(());
+    };
+    let recorded: Vec<u8> = row.try_get("checksum")?;
+    if recorded.as_slice() != &*init.checksum
+        && legacy_init_checksums(init.sql.as_str()).contains(&recorded)
+    {
+        sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 1")
+            .bind(init.checksum.to_vec())
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Connect and migrate. `sqlite://path?mode=rwc` or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -192,10 +242,8 @@ impl Db {
             opts = opts.max_connections(16);
         }
         let pool = opts.connect(url).await?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
+        adopt_legacy_init_checksum(&pool).await?;
+        MIGRATIONS.run(&pool).await?;
         Ok(Self { pool, backend })
     }
 
@@ -372,7 +420,7 @@ impl Db {
         .bind(&u.expected_hash)
         .bind(u.file_size)
         .bind(m.r2_key)
-        .bind("queued")
+        .bind(status::UPLOADED)
         .bind(1i64)
         .bind("[]")
         .bind(now)
@@ -444,13 +492,28 @@ impl Db {
         rows.iter().map(model_from).collect()
     }
 
-    pub async fn models_in(&self, modality: &str) -> Result<Vec<Model>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {MODEL_COLS} FROM models WHERE modality = $1 ORDER BY created_at"
-        )))
-        .bind(modality)
-        .fetch_all(&self.pool)
-        .await?;
+    /// Models of one modality (and vertical, when given), oldest first.
+    pub async fn models_in(&self, modality: &str, vertical: Option<&str>) -> Result<Vec<Model>> {
+        let rows = match vertical {
+            Some(v) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {MODEL_COLS} FROM models WHERE modality = $1 AND vertical = $2 \
+                     ORDER BY created_at"
+                )))
+                .bind(modality)
+                .bind(v)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {MODEL_COLS} FROM models WHERE modality = $1 ORDER BY created_at"
+                )))
+                .bind(modality)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
         rows.iter().map(model_from).collect()
     }
 
@@ -495,7 +558,7 @@ impl Db {
         };
         let sql = format!(
             "UPDATE jobs SET state = 'running', lease_owner = $1, lease_token = $2, \
-               lease_expires_at = $3, attempts = attempts + 1, updated_at = $4 \
+               lease_expires_at = $3, attempts = attempts + 1, updated_at = $4, started_at = $4 \
              WHERE job_id = (SELECT job_id FROM jobs \
                WHERE (state = 'queued' OR (state = 'running' AND lease_expires_at < $5)) \
                  AND attempts < max_attempts \
@@ -548,8 +611,8 @@ impl Db {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         let r = sqlx::query(
-            "UPDATE jobs SET state = $1, result = $2, error = $3, lease_expires_at = NULL, updated_at = $4 \
-             WHERE job_id = $5 AND lease_token = $6 AND state = 'running'",
+            "UPDATE jobs SET state = $1, result = $2, error = $3, lease_expires_at = NULL, updated_at = $4, \
+               finished_at = $4 WHERE job_id = $5 AND lease_token = $6 AND state = 'running'",
         )
         .bind(outcome.state)
         .bind(outcome.result.map(|v| v.to_string()))
@@ -608,13 +671,15 @@ impl Db {
         Ok(())
     }
 
-    /// Jobs whose lease expired after their last allowed attempt: mark failed (and the model).
+    /// Jobs whose lease expired after their last allowed attempt: mark failed, and the model
+    /// with [`failed_model_status`] of the stage.
     pub async fn fail_exhausted(&self) -> Result<u64> {
         let now = now_ms();
         let rows = sqlx::query(
-            "UPDATE jobs SET state = 'failed', error = 'lease expired after the last attempt', updated_at = $1 \
+            "UPDATE jobs SET state = 'failed', error = 'lease expired after the last attempt', \
+               updated_at = $1, finished_at = $1 \
              WHERE state = 'running' AND lease_expires_at < $2 AND attempts >= max_attempts \
-             RETURNING model_id",
+             RETURNING model_id, stage",
         )
         .bind(now)
         .bind(now)
@@ -622,16 +687,49 @@ impl Db {
         .await?;
         for r in &rows {
             let id: String = r.try_get("model_id")?;
-            self.set_model_status(&id, "failed", &["evaluation did not finish in time".into()])
-                .await?;
+            let stage: String = r.try_get("stage")?;
+            let current = self.model(&id).await?.map(|m| m.status).unwrap_or_default();
+            self.set_model_status(
+                &id,
+                failed_model_status(&stage, &current),
+                &[format!("the {stage} did not finish in time")],
+            )
+            .await?;
         }
         Ok(rows.len() as u64)
     }
 
+    /// Takes back the running jobs leased by workers whose name starts with `owner_prefix`
+    /// (the in-process workers of a server that stopped without finishing them): queued again at
+    /// once instead of after their lease. A job already at its last attempt gets an expired
+    /// lease, so [`Self::fail_exhausted`] records it as failed. Returns the jobs requeued.
+    pub async fn reclaim_jobs_of(&self, owner_prefix: &str) -> Result<u64> {
+        let now = now_ms();
+        let pattern = format!("{}%", owner_prefix.replace('%', "\\%").replace('_', "\\_"));
+        let r = sqlx::query(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_token = NULL, \
+               lease_expires_at = NULL, updated_at = $1 \
+             WHERE state = 'running' AND lease_owner LIKE $2 ESCAPE '\\' AND attempts < max_attempts",
+        )
+        .bind(now)
+        .bind(&pattern)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE jobs SET lease_expires_at = 0, updated_at = $1 \
+             WHERE state = 'running' AND lease_owner LIKE $2 ESCAPE '\\'",
+        )
+        .bind(now)
+        .bind(&pattern)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     pub async fn jobs_of(&self, model_id: &str) -> Result<Vec<Job>> {
         let rows = sqlx::query(
-            "SELECT job_id, model_id, stage, state, attempts, result, error FROM jobs \
-             WHERE model_id = $1 ORDER BY created_at",
+            "SELECT job_id, model_id, stage, state, attempts, result, error, created_at, \
+               started_at, finished_at FROM jobs WHERE model_id = $1 ORDER BY created_at",
         )
         .bind(model_id)
         .fetch_all(&self.pool)
@@ -647,6 +745,9 @@ impl Db {
                     attempts: r.try_get("attempts")?,
                     result: result.and_then(|s| serde_json::from_str(&s).ok()),
                     error: r.try_get("error")?,
+                    created_at: r.try_get("created_at")?,
+                    started_at: r.try_get("started_at")?,
+                    finished_at: r.try_get("finished_at")?,
                 })
             })
             .collect()
@@ -675,6 +776,33 @@ impl Db {
                 })
             })
             .collect()
+    }
+}
+
+/// The model statuses of the network (docs: Discriminative Mining, evaluation pipeline), plus
+/// `uploaded` before the evaluation starts.
+pub mod status {
+    /// Confirmed upload, waiting for validation.
+    pub const UPLOADED: &str = "uploaded";
+    /// Validation passed; the entrance exam is queued or running.
+    pub const EXAMINING: &str = "examining";
+    /// Exam passed: eligible for the full benchmark (the model keeps this status; its benchmark
+    /// runs carry their own state).
+    pub const CONFIRMED: &str = "confirmed";
+    /// The exam (or the package validation before it) failed.
+    pub const EXAM_FAILED: &str = "exam_failed";
+    /// A package the static analysis refuses (forbidden imports or calls): never evaluated.
+    pub const BLOCKED: &str = "blocked";
+}
+
+/// The model status after a stage failed on the registry's side (error, time limit, lease
+/// exhausted): a failed benchmark leaves an examined model `confirmed`, anything earlier is an
+/// exam failure.
+pub fn failed_model_status<'a>(stage: &str, current: &'a str) -> &'a str {
+    if stage == "benchmark" && current == status::CONFIRMED {
+        current
+    } else {
+        status::EXAM_FAILED
     }
 }
 

@@ -1,3 +1,6 @@
+//! The registry's errors: [`RegistryError`] of the storage, queue and evaluation layers, and
+//! [`ApiError`], how the HTTP API answers one.
+
 use thiserror::Error;
 
 /// Errors of the registry's storage, queue and API layers.
@@ -38,3 +41,40 @@ pub enum RegistryError {
 }
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+/// An HTTP error answer: `{"detail": …}` with a status code (the field the network's client
+/// reads first).
+#[derive(Debug)]
+pub struct ApiError(pub axum::http::StatusCode, pub String);
+
+impl ApiError {
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        ApiError(axum::http::StatusCode::BAD_REQUEST, msg.into())
+    }
+}
+
+impl axum::response::IntoResponse for ApiError {
+    fn into_response(self) -> axum::response::Response {
+        (self.0, axum::Json(serde_json::json!({ "detail": self.1 }))).into_response()
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        use axum::http::StatusCode;
+        let code = match &e {
+            RegistryError::Duplicate { .. } => StatusCode::CONFLICT,
+            RegistryError::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+            RegistryError::UnknownUpload(_) => StatusCode::NOT_FOUND,
+            RegistryError::Mismatch { .. } | RegistryError::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            RegistryError::NotOwner(_) => StatusCode::FORBIDDEN,
+            _ => {
+                tracing::error!("internal error: {e}");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        ApiError(code, e.to_string())
+    }
+}

@@ -1,8 +1,9 @@
 //! The evaluation stages after `validate`, run with `gas_bench`'s benchmark engine:
 //!
-//! - `exam`: a small benchmark (default `debug` size, ≤ 8 samples per dataset) on the operator's
-//!   exam datasets for the model's modality; passes when the overall accuracy reaches
-//!   [`EvalConfig::exam_threshold`] (default 0.6) and then queues `benchmark`.
+//! - `exam`: the network's entrance exam: a `small` benchmark (≤ 100 samples per dataset) on the
+//!   operator's exam datasets for the model's modality; passes when the accuracy, averaged over
+//!   the submitted modalities, reaches [`EvalConfig::exam_threshold`] (default 0.8, inclusive),
+//!   then queues `benchmark`. Model status: `confirmed` or `exam_failed`.
 //! - `benchmark`: the full benchmark on the benchmark datasets; records per-dataset metrics and
 //!   the modality aggregate (dataset `*`: sn34 / MCC / Brier / accuracy, read by the leaderboard
 //!   and `GET /api/v1/miner/models`).
@@ -25,13 +26,33 @@ use gas_datasets::Mode;
 use gas_package::Modality;
 use serde_json::{Value, json};
 
-use crate::db::{Model, NewMetric};
+use crate::db::{Model, NewMetric, status};
 use crate::error::{RegistryError, Result};
+use crate::redact;
+use crate::stage::{
+    Evaluator, PackageEvaluator, StageFuture, StageResult, local_zip, validated_status,
+};
 use crate::store::Store;
-use crate::worker::{Evaluator, PackageEvaluator, StageFuture, StageResult};
 
-/// Default exam pass mark (overall accuracy).
-pub const DEFAULT_EXAM_THRESHOLD: f64 = 0.6;
+/// The network's exam pass mark: accuracy averaged over the submitted modalities, ≥ 80 %.
+pub const DEFAULT_EXAM_THRESHOLD: f64 = 0.8;
+/// The network's exam size (`gasbench run --small`).
+pub const DEFAULT_EXAM_MODE: Mode = Mode::Small;
+/// The network's exam wall-clock limit (1 h 25 min).
+pub const DEFAULT_EXAM_TIMEOUT: Duration = Duration::from_secs(5_100);
+/// The network's full-benchmark wall-clock limit per modality (5 h).
+pub const DEFAULT_BENCHMARK_TIMEOUT: Duration = Duration::from_secs(18_000);
+
+/// The exam's score: accuracy averaged over the submitted modalities (one per model here, so
+/// the model's overall accuracy); `None` when no modality was scored.
+pub fn exam_accuracy(per_modality: &[f64]) -> Option<f64> {
+    (!per_modality.is_empty()).then(|| per_modality.iter().sum::<f64>() / per_modality.len() as f64)
+}
+
+/// Whether an exam score passes the pass mark (inclusive, as the network's "≥ 80 %").
+pub fn exam_passes(accuracy: Option<f64>, threshold: f64) -> bool {
+    accuracy.is_some_and(|a| a >= threshold)
+}
 /// Bins of the calibration (reliability) data kept with a benchmark result.
 pub const CALIBRATION_BINS: usize = 10;
 
@@ -106,14 +127,14 @@ pub struct EvalConfig {
 }
 
 impl EvalConfig {
-    /// Defaults around a worker set-up: no datasets, threshold 0.6, exam `debug`, benchmark
-    /// `full`, seed 42, batch 16, CPU, the system temp dir.
+    /// Defaults around a worker set-up: no datasets, the network's exam rules (threshold 0.8,
+    /// `small` mode), benchmark `full`, seed 42, batch 16, CPU, the system temp dir.
     pub fn new(worker: WorkerOptions) -> Self {
         Self {
             exam_data: HashMap::new(),
             benchmark_data: HashMap::new(),
             exam_threshold: DEFAULT_EXAM_THRESHOLD,
-            exam_mode: Mode::Debug,
+            exam_mode: DEFAULT_EXAM_MODE,
             benchmark_mode: Mode::Full,
             seed: 42,
             cache_dir: gas_datasets::default_cache_dir(),
@@ -156,30 +177,6 @@ impl Evaluator for BenchEvaluator {
             _ => self.validate.run(stage, model, store),
         }
     }
-}
-
-/// The model ZIP as a local file: the local store's file in place, else a temporary copy.
-pub(crate) async fn local_zip(
-    model: &Model,
-    store: &Store,
-) -> Result<(PathBuf, Option<tempfile::TempPath>)> {
-    if let Some(p) = store.local_path(&model.r2_key) {
-        return Ok((p, None));
-    }
-    let bytes = store.get_bytes(&model.r2_key).await?;
-    let tmp = tempfile::Builder::new()
-        .suffix(".zip")
-        .tempfile()
-        .map_err(|source| RegistryError::Io {
-            path: "temporary file".into(),
-            source,
-        })?;
-    std::fs::write(tmp.path(), &bytes).map_err(|source| RegistryError::Io {
-        path: tmp.path().display().to_string(),
-        source,
-    })?;
-    let tmp = tmp.into_temp_path();
-    Ok((tmp.to_path_buf(), Some(tmp)))
 }
 
 fn f(v: &Value) -> Option<f64> {
@@ -263,38 +260,119 @@ fn not_passed(stage: &str, status: &str, reason: String, detail: Value) -> Stage
     }
 }
 
-impl BenchEvaluator {
-    async fn bench_stage(&self, stage: &str, model: &Model, store: &Store) -> Result<StageResult> {
-        let exam = stage == "exam";
-        let failed_status = if exam {
-            "exam_failed"
+/// Which benchmark stage runs, and what differs between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BenchStage {
+    Exam,
+    Benchmark,
+}
+
+impl BenchStage {
+    fn of(stage: &str) -> Self {
+        if stage == "exam" {
+            Self::Exam
         } else {
-            "benchmark_failed"
+            Self::Benchmark
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Exam => "exam",
+            Self::Benchmark => "benchmark",
+        }
+    }
+
+    /// The model status when the model itself is at fault.
+    fn failed_status(self) -> &'static str {
+        match self {
+            Self::Exam => status::EXAM_FAILED,
+            // A failed benchmark run leaves the examined model confirmed; the run says failed.
+            Self::Benchmark => status::CONFIRMED,
+        }
+    }
+
+    /// The operator's flag that configures this stage's datasets.
+    fn data_flag(self) -> &'static str {
+        match self {
+            Self::Exam => "--exam-data",
+            Self::Benchmark => "--benchmark-data",
+        }
+    }
+}
+
+/// How a benchmark run ended, for the stage.
+enum Ran {
+    Done(gas_bench::runner::BenchOutcome),
+    /// The package or the model is at fault: the stage's answer.
+    NotPassed(StageResult),
+}
+
+impl BenchEvaluator {
+    /// `exam` or `benchmark`, top to bottom: the stage's datasets for the model's modality, the
+    /// worker set-up, the model ZIP and a run directory, the sandboxed benchmark run, its files
+    /// kept in the store, then the verdict from its results.
+    async fn bench_stage(&self, stage: &str, model: &Model, store: &Store) -> Result<StageResult> {
+        let kind = BenchStage::of(stage);
+        let (modality, sources) = match self.datasets(kind, model) {
+            Ok(found) => found,
+            Err(not_configured) => return Ok(*not_configured),
         };
+        self.check_worker_files()?;
+        let (zip, _tmp) = local_zip(model, store).await?;
+        let run_dir = self.run_dir(kind)?;
+        let opts = self.bench_options(kind, zip, modality, sources, run_dir.path());
+        let out = match self.run_sandboxed(kind, opts).await? {
+            Ran::Done(out) => out,
+            Ran::NotPassed(r) => return Ok(r),
+        };
+        let prefix = format!("results/{}/{stage}", model.model_id);
+        keep_run_files(store, &prefix, &out.results_dir).await?;
+        let preds = gas_score::read_predictions_csv(&out.results_dir.join("predictions.csv"))
+            .unwrap_or_default();
+        Ok(match kind {
+            BenchStage::Exam => self.judge_exam(&out.results, &preds, &prefix),
+            BenchStage::Benchmark => judge_benchmark(&out.results, &preds, &prefix),
+        })
+    }
+
+    /// The model's modality and the stage's datasets for it; a stage result saying why not when
+    /// the modality is unknown or the operator configured no datasets for it.
+    fn datasets(
+        &self,
+        kind: BenchStage,
+        model: &Model,
+    ) -> std::result::Result<(Modality, Vec<DataSource>), Box<StageResult>> {
+        let stage = kind.name();
         let Ok(modality) = model.modality.parse::<Modality>() else {
-            return Ok(not_passed(
+            return Err(Box::new(not_passed(
                 stage,
-                failed_status,
+                kind.failed_status(),
                 format!("unknown modality {:?}", model.modality),
                 Value::Null,
-            ));
+            )));
         };
-        let (data, flag) = if exam {
-            (&self.cfg.exam_data, "--exam-data")
-        } else {
-            (&self.cfg.benchmark_data, "--benchmark-data")
+        let data = match kind {
+            BenchStage::Exam => &self.cfg.exam_data,
+            BenchStage::Benchmark => &self.cfg.benchmark_data,
         };
-        let Some(sources) = data.get(&modality).filter(|s| !s.is_empty()) else {
-            return Ok(not_passed(
+        match data.get(&modality).filter(|s| !s.is_empty()) {
+            Some(sources) => Ok((modality, sources.clone())),
+            None => Err(Box::new(not_passed(
                 stage,
-                failed_status,
+                kind.failed_status(),
                 format!(
                     "no {stage} datasets configured for {modality} (the operator starts the \
-                     registry with {flag} {modality}=DIR_OR_CATALOG.yaml)"
+                     registry with {} {modality}=DIR_OR_CATALOG.yaml)",
+                    kind.data_flag()
                 ),
                 json!({"configured": false}),
-            ));
-        };
+            ))),
+        }
+    }
+
+    /// The worker's Python and script exist (an operator problem otherwise: the job fails).
+    fn check_worker_files(&self) -> Result<()> {
         if !self.cfg.worker.python.exists() {
             return Err(RegistryError::Config(format!(
                 "worker Python {} not found: run scripts/setup.sh or pass --python",
@@ -307,43 +385,48 @@ impl BenchEvaluator {
                 self.cfg.worker.script.display()
             )));
         }
-        let (zip, _tmp) = local_zip(model, store).await?;
-        std::fs::create_dir_all(&self.cfg.work_dir).map_err(|source| RegistryError::Io {
+        Ok(())
+    }
+
+    /// A fresh run directory under the configured work dir (removed when dropped).
+    fn run_dir(&self, kind: BenchStage) -> Result<tempfile::TempDir> {
+        let io = |source| RegistryError::Io {
             path: self.cfg.work_dir.display().to_string(),
             source,
-        })?;
-        let run_dir = tempfile::Builder::new()
-            .prefix(&format!("gas-registry-{stage}-"))
-            .tempdir_in(&self.cfg.work_dir)
-            .map_err(|source| RegistryError::Io {
-                path: self.cfg.work_dir.display().to_string(),
-                source,
-            })?;
-        let mut worker = self.cfg.worker.clone();
-        let cpu = if exam {
-            self.cfg.exam_cpu_limit
-        } else {
-            self.cfg.benchmark_cpu_limit
         };
+        std::fs::create_dir_all(&self.cfg.work_dir).map_err(io)?;
+        tempfile::Builder::new()
+            .prefix(&format!("gas-registry-{}-", kind.name()))
+            .tempdir_in(&self.cfg.work_dir)
+            .map_err(io)
+    }
+
+    /// The benchmark's options for this stage: its mode, its CPU limit on the worker.
+    fn bench_options(
+        &self,
+        kind: BenchStage,
+        model: PathBuf,
+        modality: Modality,
+        data: Vec<DataSource>,
+        run_dir: &Path,
+    ) -> BenchOptions {
+        let (mode, cpu) = match kind {
+            BenchStage::Exam => (self.cfg.exam_mode, self.cfg.exam_cpu_limit),
+            BenchStage::Benchmark => (self.cfg.benchmark_mode, self.cfg.benchmark_cpu_limit),
+        };
+        let mut worker = self.cfg.worker.clone();
         if let Some(c) = cpu {
             worker.sandbox.cpu_seconds = c.as_secs().max(1);
         }
-        // When the worker loop's stage time limit drops this future, the guard cancels the
-        // blocking run (it stops decoding and shuts the model's worker down).
-        let cancel = CancelOnDrop::default();
-        let opts = BenchOptions {
-            model: zip,
+        BenchOptions {
+            model,
             modality,
-            data: sources.clone(),
-            mode: if exam {
-                self.cfg.exam_mode
-            } else {
-                self.cfg.benchmark_mode
-            },
+            data,
+            mode,
             seed: self.cfg.seed,
             cache_dir: self.cfg.cache_dir.clone(),
             offline: self.cfg.offline,
-            results_dir: run_dir.path().join("results"),
+            results_dir: run_dir.join("results"),
             batch_size: self.cfg.batch_size.max(1),
             device: self.cfg.device.clone(),
             fast_decode: false,
@@ -351,125 +434,149 @@ impl BenchEvaluator {
             reencode: true,
             worker,
             progress: false,
-            cancel: Some(cancel.0.clone()),
-        };
+            cancel: None,
+        }
+    }
+
+    /// Runs the benchmark on a blocking thread. An invalid package or a model that cannot be
+    /// run is the stage's answer; datasets, disk or sandbox start-up problems fail the job.
+    async fn run_sandboxed(&self, kind: BenchStage, mut opts: BenchOptions) -> Result<Ran> {
+        let stage = kind.name();
+        // When the worker loop's stage time limit drops this future, the guard cancels the
+        // blocking run (it stops decoding and shuts the model's worker down).
+        let cancel = CancelOnDrop::default();
+        opts.cancel = Some(cancel.0.clone());
         let out = tokio::task::spawn_blocking(move || run_bench(&opts))
             .await
             .map_err(|e| RegistryError::Config(format!("{stage} task failed: {e}")))?;
         drop(cancel);
-        let out = match out {
-            Ok(o) => o,
+        match out {
+            Ok(o) => Ok(Ran::Done(o)),
             Err(BenchError::Invalid { report, .. }) => {
                 let reasons = report.errors.iter().map(|e| e.to_string()).collect();
-                return Ok(StageResult {
+                Ok(Ran::NotPassed(StageResult {
                     passed: false,
-                    model_status: "invalid".into(),
+                    model_status: validated_status(&report, false).into(),
                     reasons,
                     metrics: vec![],
                     detail: serde_json::to_value(&*report).unwrap_or(Value::Null),
                     next_stage: None,
-                });
+                }))
             }
             // The model's fault: it crashed, hung or broke the protocol every time.
+            // Published: our sentence and a bounded, redacted excerpt, never the raw output.
             Err(BenchError::Worker(e)) if !matches!(e, WorkerError::Spawn { .. }) => {
                 let msg = e.to_string();
-                let first = msg.lines().next().unwrap_or_default().to_string();
-                return Ok(not_passed(
+                tracing::warn!(stage, "the model could not be run: {msg}");
+                let first = msg.lines().next().unwrap_or_default();
+                Ok(Ran::NotPassed(not_passed(
                     stage,
-                    failed_status,
-                    format!("the model could not be run: {first}"),
-                    json!({"error": e.kind(), "message": msg}),
-                ));
+                    kind.failed_status(),
+                    redact::reason(
+                        &format!("the model could not be run in the {stage} ({})", e.kind()),
+                        first,
+                    ),
+                    json!({"error": e.kind(), "message": redact::redact(&msg, 2_000)}),
+                )))
             }
             // Operator/infrastructure problems (datasets, disk, sandbox start): a failed job.
-            Err(e) => return Err(RegistryError::Config(format!("{stage} benchmark: {e}"))),
-        };
-
-        let prefix = format!("results/{}/{stage}", model.model_id);
-        for name in ["results.json", "predictions.csv", "report.html"] {
-            let p = out.results_dir.join(name);
-            match tokio::fs::read(&p).await {
-                Ok(b) => {
-                    store
-                        .put_bytes(&format!("{prefix}/{name}"), Bytes::from(b))
-                        .await?
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(RegistryError::Io {
-                        path: p.display().to_string(),
-                        source,
-                    });
-                }
-            }
+            Err(e) => Err(RegistryError::Config(format!("{stage} benchmark: {e}"))),
         }
-        let preds = gas_score::read_predictions_csv(&out.results_dir.join("predictions.csv"))
-            .unwrap_or_default();
-        let r = &out.results;
-        let mut detail = summary(r, &prefix);
-        detail["calibration"] = Value::Array(calibration(&preds));
+    }
+
+    /// The exam's verdict: passed when the accuracy reaches the threshold; queues `benchmark`.
+    fn judge_exam(&self, r: &Value, preds: &[gas_score::Prediction], prefix: &str) -> StageResult {
+        let mut detail = summary(r, prefix);
+        detail["calibration"] = Value::Array(calibration(preds));
         let o = &r["overall"];
         let (n, acc, sn34) = (
             o["n"].as_i64().unwrap_or(0),
             f(&o["accuracy"]),
             f(&o["sn34_score"]),
         );
-        let metrics = metrics_of(r);
-        if exam {
-            let th = self.cfg.exam_threshold;
-            detail["threshold"] = json!(th);
-            let passed = n > 0 && acc.is_some_and(|a| a >= th);
-            let reason = if n == 0 {
-                format!(
-                    "exam: no sample could be scored ({} failed); see {prefix}/results.json",
-                    o["n_failed"]
-                )
-            } else if passed {
-                format!(
-                    "exam passed: accuracy {} ≥ {th:.2} on {n} samples (sn34 {})",
-                    fmt3(acc),
-                    fmt3(sn34)
-                )
-            } else {
-                format!(
-                    "exam failed: accuracy {} < {th:.2} required on {n} samples (sn34 {})",
-                    fmt3(acc),
-                    fmt3(sn34)
-                )
-            };
-            detail["reason"] = json!(reason);
-            Ok(StageResult {
-                passed,
-                model_status: if passed { "exam_passed" } else { "exam_failed" }.into(),
-                reasons: if passed { vec![] } else { vec![reason] },
-                metrics,
-                detail,
-                next_stage: passed.then(|| "benchmark".to_string()),
-            })
+        let th = self.cfg.exam_threshold;
+        detail["threshold"] = json!(th);
+        let acc = exam_accuracy(acc.as_slice());
+        let passed = n > 0 && exam_passes(acc, th);
+        let reason = if n == 0 {
+            format!(
+                "exam: no sample could be scored ({} failed); see {prefix}/results.json",
+                o["n_failed"]
+            )
+        } else if passed {
+            format!(
+                "exam passed: accuracy {} ≥ {th:.2} on {n} samples (sn34 {})",
+                fmt3(acc),
+                fmt3(sn34)
+            )
         } else {
-            let passed = n > 0;
-            let mut reasons = vec![];
-            if !passed {
-                reasons.push(format!(
-                    "benchmark: no sample could be scored ({} failed); see {prefix}/results.json",
-                    o["n_failed"]
-                ));
+            format!(
+                "exam failed: accuracy {} < {th:.2} required on {n} samples (sn34 {})",
+                fmt3(acc),
+                fmt3(sn34)
+            )
+        };
+        detail["reason"] = json!(reason);
+        StageResult {
+            passed,
+            model_status: if passed {
+                status::CONFIRMED
+            } else {
+                status::EXAM_FAILED
             }
-            Ok(StageResult {
-                passed,
-                model_status: if passed {
-                    "evaluated"
-                } else {
-                    "benchmark_failed"
-                }
-                .into(),
-                reasons,
-                metrics,
-                detail,
-                next_stage: None,
-            })
+            .into(),
+            reasons: if passed { vec![] } else { vec![reason] },
+            metrics: metrics_of(r),
+            detail,
+            next_stage: passed.then(|| "benchmark".to_string()),
         }
     }
+}
+
+/// The benchmark's verdict: recorded when at least one sample was scored.
+fn judge_benchmark(r: &Value, preds: &[gas_score::Prediction], prefix: &str) -> StageResult {
+    let mut detail = summary(r, prefix);
+    detail["calibration"] = Value::Array(calibration(preds));
+    let o = &r["overall"];
+    let passed = o["n"].as_i64().unwrap_or(0) > 0;
+    let mut reasons = vec![];
+    if !passed {
+        reasons.push(format!(
+            "benchmark: no sample could be scored ({} failed); see {prefix}/results.json",
+            o["n_failed"]
+        ));
+    }
+    StageResult {
+        passed,
+        model_status: status::CONFIRMED.into(),
+        reasons,
+        metrics: metrics_of(r),
+        detail,
+        next_stage: None,
+    }
+}
+
+/// Copies the run's `results.json`, `predictions.csv` and `report.html` (those present) to the
+/// store under `prefix/`.
+async fn keep_run_files(store: &Store, prefix: &str, results_dir: &Path) -> Result<()> {
+    for name in ["results.json", "predictions.csv", "report.html"] {
+        let p = results_dir.join(name);
+        match tokio::fs::read(&p).await {
+            Ok(b) => {
+                store
+                    .put_bytes(&format!("{prefix}/{name}"), Bytes::from(b))
+                    .await?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(RegistryError::Io {
+                    path: p.display().to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Default dataset locations of a source checkout: `examples/data/<modality>` under `root`.

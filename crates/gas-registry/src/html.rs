@@ -11,8 +11,10 @@ use axum::response::Html;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::api::{ApiError, AppState, MODALITIES, leaderboard_rows};
 use crate::db::Db;
+use crate::error::ApiError;
+use crate::state::{AppState, MODALITIES, VERTICALS};
+use crate::views::leaderboard_rows;
 
 pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -147,6 +149,7 @@ async fn stage_note(db: &Db, model_id: &str) -> String {
 #[derive(Deserialize)]
 pub struct PageQuery {
     modality: Option<String>,
+    vertical: Option<String>,
 }
 
 const STYLE: &str = "*{box-sizing:border-box}body{font-family:system-ui,sans-serif;margin:0;padding:1rem;color:#222}\
@@ -168,19 +171,41 @@ pub async fn page(
             "modality {modality:?} is unknown (expected image, video or audio)"
         )));
     }
-    let rows = leaderboard_rows(&st.db, &modality).await?;
+    let vertical = q.vertical.unwrap_or_else(|| "general".into());
+    if !VERTICALS.contains(&vertical.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "vertical {vertical:?} is unknown (expected general or human)"
+        )));
+    }
+    let rows = leaderboard_rows(&st.db, &modality, &vertical).await?;
     let mut h = String::new();
     let _ = write!(
         h,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>GAS leaderboard: {m}</title><style>{STYLE}</style></head><body>\
+         <title>GAS leaderboard: {m} ({v})</title><style>{STYLE}</style></head><body>\
          <h1>Leaderboard: {m}</h1><nav>",
-        m = esc(&modality)
+        m = esc(&modality),
+        v = esc(&vertical)
     );
     for m in MODALITIES {
         let on = if m == modality { " class=\"on\"" } else { "" };
-        let _ = write!(h, "<a href=\"?modality={m}\"{on}>{m}</a>");
+        let _ = write!(
+            h,
+            "<a href=\"?modality={m}&amp;vertical={vertical}\"{on}>{m}</a>"
+        );
+    }
+    h.push_str("</nav><nav class=\"vert\">");
+    for v in VERTICALS {
+        // `human` has no audio leaderboard.
+        if v == "human" && modality == "audio" {
+            continue;
+        }
+        let on = if v == vertical { " class=\"on\"" } else { "" };
+        let _ = write!(
+            h,
+            "<a href=\"?modality={modality}&amp;vertical={v}\"{on}>{v}</a>"
+        );
     }
     h.push_str("</nav>");
     if rows.is_empty() {

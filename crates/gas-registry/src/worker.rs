@@ -1,79 +1,18 @@
-//! Evaluation workers: lease a job, run its stage with a time limit while heartbeating the
-//! lease, record the outcome exactly once (a lost lease discards the result).
+//! Evaluation workers: lease a job, run its stage (a [`crate::stage::Evaluator`]) with a time
+//! limit while heartbeating the lease, record the outcome exactly once (a lost lease discards
+//! the result).
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::db::{Db, JobOutcome, Lease, Model, NewMetric};
+use crate::db::{Db, JobOutcome, Lease, failed_model_status};
 use crate::error::{RegistryError, Result};
+use crate::redact;
+use crate::stage::{Evaluator, StageResult};
 use crate::store::Store;
-
-/// What a stage produced.
-#[derive(Debug, Clone)]
-pub struct StageResult {
-    pub passed: bool,
-    pub model_status: String,
-    pub reasons: Vec<String>,
-    pub metrics: Vec<NewMetric>,
-    pub detail: Value,
-    /// Stage to queue next when passed.
-    pub next_stage: Option<String>,
-}
-
-pub type StageFuture<'a> = Pin<Box<dyn Future<Output = Result<StageResult>> + Send + 'a>>;
-
-/// Runs one stage (`validate`, `exam`, `benchmark`) of one model. The binary provides the
-/// implementation backed by `gas_package` / `gas_bench`.
-pub trait Evaluator: Send + Sync {
-    fn run<'a>(&'a self, stage: &'a str, model: &'a Model, store: &'a Store) -> StageFuture<'a>;
-}
-
-/// The evaluator available in this crate alone: re-verifies the stored ZIP (size, SHA-256,
-/// ZIP signature). Package validation and benchmarks need `gas_package` / `gas_bench`.
-pub struct IntegrityOnly;
-
-impl Evaluator for IntegrityOnly {
-    fn run<'a>(&'a self, stage: &'a str, model: &'a Model, store: &'a Store) -> StageFuture<'a> {
-        Box::pin(async move {
-            if stage != "validate" {
-                return Err(RegistryError::Config(format!(
-                    "stage {stage} is not available in this build"
-                )));
-            }
-            integrity(model, store).await
-        })
-    }
-}
-
-/// Check the stored object against the model row; `passed=false` with reasons otherwise.
-pub async fn integrity(model: &Model, store: &Store) -> Result<StageResult> {
-    let d = store.digest(&model.r2_key).await?;
-    let mut reasons = Vec::new();
-    if d.size != model.size as u64 || d.sha256 != model.sha256 {
-        reasons.push(format!(
-            "stored object {} has {} bytes / {}, expected {} / {}",
-            model.r2_key, d.size, d.sha256, model.size, model.sha256
-        ));
-    }
-    let head = store.get_bytes(&model.r2_key).await?;
-    if !head.starts_with(b"PK\x03\x04") && !head.starts_with(b"PK\x05\x06") {
-        reasons.push("not a ZIP archive (no PK signature)".into());
-    }
-    let passed = reasons.is_empty();
-    Ok(StageResult {
-        passed,
-        model_status: if passed { "stored" } else { "invalid" }.into(),
-        reasons,
-        metrics: vec![],
-        detail: json!({"integrity": passed,
-                       "package_validation": "not available in this build (gas_package pending)"}),
-        next_stage: None,
-    })
-}
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -93,8 +32,8 @@ impl Default for WorkerConfig {
             lease_ttl: Duration::from_secs(60),
             poll: Duration::from_secs(1),
             validate_timeout: Duration::from_secs(300),
-            exam_timeout: Duration::from_secs(1800),
-            benchmark_timeout: Duration::from_secs(4 * 3600),
+            exam_timeout: crate::eval::DEFAULT_EXAM_TIMEOUT,
+            benchmark_timeout: crate::eval::DEFAULT_BENCHMARK_TIMEOUT,
             max_attempts: 3,
         }
     }
@@ -135,7 +74,7 @@ pub async fn run_one(
         })
     });
     let out = tokio::time::timeout(limit, ev.run(&lease.stage, &model, store)).await;
-    record(db, &lease, out, limit, cfg.max_attempts).await?;
+    record(db, &lease, &model.status, out, limit, cfg.max_attempts).await?;
     Ok(true)
 }
 
@@ -148,9 +87,13 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Records a stage's outcome. A stage error (operator side) or a time limit fails the job; the
+/// model's reasons then hold our sentence and a redacted excerpt, the job's `error` the full
+/// text for the operator.
 async fn record(
     db: &Db,
     lease: &Lease,
+    current_status: &str,
     out: std::result::Result<Result<StageResult>, tokio::time::error::Elapsed>,
     limit: Duration,
     max_attempts: i64,
@@ -180,20 +123,31 @@ async fn record(
         }
         Ok(Err(e)) => {
             let msg = format!("{} stage failed: {e}", lease.stage);
+            tracing::error!(job = %lease.job_id, "{msg}");
+            let reason = redact::reason(
+                &format!(
+                    "the {} could not be run on the registry's side",
+                    lease.stage
+                ),
+                &e.to_string(),
+            );
+            let status = failed_model_status(&lease.stage, current_status);
             db.finish_job(
                 lease,
-                failed(&msg, max_attempts, std::slice::from_ref(&msg)),
+                failed(&msg, status, max_attempts, std::slice::from_ref(&reason)),
             )
             .await
         }
         Err(_) => {
             let msg = format!(
-                "{} stage exceeded its time limit of {:?}",
-                lease.stage, limit
+                "the {} exceeded its time limit of {} s",
+                lease.stage,
+                limit.as_secs()
             );
+            let status = failed_model_status(&lease.stage, current_status);
             db.finish_job(
                 lease,
-                failed(&msg, max_attempts, std::slice::from_ref(&msg)),
+                failed(&msg, status, max_attempts, std::slice::from_ref(&msg)),
             )
             .await
         }
@@ -207,12 +161,17 @@ async fn record(
     }
 }
 
-fn failed<'a>(msg: &'a str, max_attempts: i64, reasons: &'a [String]) -> JobOutcome<'a> {
+fn failed<'a>(
+    msg: &'a str,
+    model_status: &'a str,
+    max_attempts: i64,
+    reasons: &'a [String],
+) -> JobOutcome<'a> {
     JobOutcome {
         state: "failed",
         result: None,
         error: Some(msg),
-        model_status: "failed",
+        model_status,
         reasons,
         metrics: &[],
         next_stage: None,
@@ -246,53 +205,43 @@ pub async fn run_loop(
     }
 }
 
-/// The `validate` stage with `gas_package::validate` (the code behind `gascli d validate`,
-/// static analysis included), run on the stored ZIP after an integrity check. Stages after
-/// validation (`exam`, `benchmark`) are refused here (see [`crate::eval::BenchEvaluator`],
-/// which runs them with `gas_bench`), so by default nothing is queued after a valid package
-/// (`next_after_validate`).
-pub struct PackageEvaluator {
-    pub next_after_validate: Option<String>,
+/// Lease owner name of a server's `i`-th in-process worker: `serve:<instance>:<i>`. The instance
+/// is stable across restarts of the same server (e.g. kept in its data directory).
+pub fn in_process_name(instance: &str, i: usize) -> String {
+    format!("serve:{instance}:{i}")
 }
 
-impl Evaluator for PackageEvaluator {
-    fn run<'a>(&'a self, stage: &'a str, model: &'a Model, store: &'a Store) -> StageFuture<'a> {
-        Box::pin(async move {
-            if stage != "validate" {
-                return Err(RegistryError::Config(format!(
-                    "stage {stage} is not run by the validate-only evaluator (use BenchEvaluator)"
-                )));
-            }
-            let integ = integrity(model, store).await?;
-            if !integ.passed {
-                return Ok(integ);
-            }
-            // The local store's file is validated in place; other stores go through a temp file.
-            let (path, _tmp) = crate::eval::local_zip(model, store).await?;
-            let modality = gas_package::Modality::ALL
-                .into_iter()
-                .find(|m| m.as_str() == model.modality);
-            let opts = gas_package::ValidateOptions {
-                expected_modality: modality,
-            };
-            let report = tokio::task::spawn_blocking(move || gas_package::validate(&path, &opts))
-                .await
-                .map_err(|e| RegistryError::Config(format!("validation task failed: {e}")))?
-                .map_err(|e| RegistryError::BadRequest(format!("package validation: {e}")))?;
-            let reasons: Vec<String> = report.errors.iter().map(|f| f.to_string()).collect();
-            let detail = serde_json::to_value(&report).unwrap_or(Value::Null);
-            Ok(StageResult {
-                passed: report.valid,
-                model_status: if report.valid { "valid" } else { "invalid" }.into(),
-                reasons,
-                metrics: vec![],
-                detail,
-                next_stage: if report.valid {
-                    self.next_after_validate.clone()
-                } else {
-                    None
-                },
-            })
-        })
+/// Starts `n` in-process workers of server `instance` (named [`in_process_name`]) on the
+/// current runtime. First the jobs its workers held when the server last stopped are queued
+/// again, so they run at once instead of after their lease; external workers keep lease
+/// semantics. Returns the number of jobs taken back.
+pub async fn start_in_process(
+    db: &Db,
+    store: &Store,
+    ev: Arc<dyn Evaluator>,
+    template: &WorkerConfig,
+    instance: &str,
+    n: usize,
+) -> Result<u64> {
+    let reclaimed = db.reclaim_jobs_of(&format!("serve:{instance}:")).await?;
+    if reclaimed > 0 {
+        tracing::info!(
+            reclaimed,
+            "took back the jobs of this server's previous workers"
+        );
     }
+    for i in 0..n {
+        let cfg = WorkerConfig {
+            name: in_process_name(instance, i),
+            ..template.clone()
+        };
+        tokio::spawn(run_loop(
+            db.clone(),
+            store.clone(),
+            ev.clone(),
+            cfg,
+            std::future::pending(),
+        ));
+    }
+    Ok(reclaimed)
 }

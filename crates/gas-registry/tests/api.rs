@@ -1,27 +1,19 @@
-//! HTTP API tests on 127.0.0.1:0 with a reqwest client that signs Epistula headers.
-//! The sr25519 step is replaced by a test double (`fake_sig`): `gas_chain`'s signer/verifier
-//! had not landed; header checks, timestamp window and uuid replay are the real code.
+//! HTTP API tests on 127.0.0.1:0 with a reqwest client that signs Epistula headers with the
+//! production signer (`gas_chain::testing::Signer`); the server verifies with the production
+//! authenticator (`ChainAuth`, i.e. `gas_chain::epistula::Verifier`).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gas_registry::api::{self, ApiConfig, AppState};
-use gas_registry::auth::{Epistula, message};
+use gas_chain::testing::Signer;
+use gas_registry::api;
+use gas_registry::auth::ChainAuth;
+use gas_registry::state::{ApiConfig, AppState};
 use gas_registry::{Db, Store};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-fn fake_sig(hotkey: &str, msg: &[u8]) -> Vec<u8> {
-    let mut a = Sha256::new();
-    a.update(hotkey.as_bytes());
-    a.update(msg);
-    let mut b = Sha256::new();
-    b.update(msg);
-    b.update(hotkey.as_bytes());
-    [a.finalize().to_vec(), b.finalize().to_vec()].concat()
-}
 
 struct Server {
     base: String,
@@ -33,9 +25,7 @@ struct Server {
 async fn start(dir: &Path, cfg: ApiConfig) -> Server {
     let db = Db::sqlite_file(&dir.join("meta.db")).await.unwrap();
     let store = Store::local(dir.join("objects")).unwrap();
-    let auth = Epistula::new(Arc::new(|hk: &str, msg: &[u8], sig: &[u8]| {
-        fake_sig(hk, msg) == sig
-    }));
+    let auth = ChainAuth::default();
     let state = AppState {
         db: db.clone(),
         store: store.clone(),
@@ -58,14 +48,19 @@ async fn start(dir: &Path, cfg: ApiConfig) -> Server {
 
 struct Client {
     http: reqwest::Client,
+    signer: Signer,
+    /// The signer's SS58 address.
     hotkey: String,
 }
 
 impl Client {
-    fn new(hotkey: &str) -> Self {
+    /// A client signing as the hotkey derived from `name`.
+    fn new(name: &str) -> Self {
+        let signer = Signer::named(name);
         Self {
             http: reqwest::Client::new(),
-            hotkey: hotkey.into(),
+            hotkey: signer.ss58.clone(),
+            signer,
         }
     }
 
@@ -82,14 +77,11 @@ impl Client {
         uuid: &str,
         ts: &str,
     ) -> reqwest::RequestBuilder {
-        let msg = message(body, uuid, ts);
-        let sig = format!("0x{}", hex::encode(fake_sig(&self.hotkey, msg.as_bytes())));
-        rb.header("Epistula-Version", "2")
-            .header("Epistula-Timestamp", ts)
-            .header("Epistula-Uuid", uuid)
-            .header("Epistula-Signed-By", &self.hotkey)
-            .header("Epistula-Request-Signature", sig)
-            .body(body.to_vec())
+        let mut rb = rb;
+        for (k, v) in self.signer.headers_at(body, uuid, ts.parse().unwrap()) {
+            rb = rb.header(k, v);
+        }
+        rb.body(body.to_vec())
     }
 
     async fn post(&self, url: &str, v: &Value) -> (StatusCode, Value) {
@@ -185,7 +177,7 @@ async fn upload_protocol_end_to_end() {
     let (code, v) = c.confirm(&s.base, id, &data).await;
     assert_eq!(code, StatusCode::OK, "{v}");
     assert_eq!(v["data"]["submissions_used"], 1);
-    assert_eq!(v["data"]["status"], "queued");
+    assert_eq!(v["data"]["status"], "uploaded");
     // Stored content-addressed, staging empty.
     assert_eq!(
         s.store
@@ -212,12 +204,12 @@ async fn upload_protocol_end_to_end() {
         .get(&format!("{}/api/v1/miner/models?modality=image", s.base))
         .await;
     assert_eq!(code, StatusCode::OK, "{v}");
-    let models = v["data"]["models"].as_array().unwrap();
+    let models = v.as_array().unwrap();
     assert_eq!(models.len(), 1);
     assert_eq!(models[0]["model_id"], id);
-    assert_eq!(models[0]["validation_status"], "queued");
-    assert_eq!(models[0]["exam_status"], "not_started");
-    assert_eq!(v["data"]["submissions_used"]["image"], 1);
+    assert_eq!(models[0]["status"], "uploaded");
+    assert_eq!(models[0]["exam_status"], "pending");
+    assert_eq!(models[0]["benchmark_status"], Value::Null);
 
     let r = reqwest::get(format!("{}/api/v1/leaderboard?modality=image", s.base))
         .await
@@ -336,21 +328,18 @@ async fn signatures_timestamps_and_replays() {
     // Signed by one key, claiming another hotkey.
     let uuid = uuid::Uuid::new_v4().to_string();
     let ts = gas_registry::db::now_ms().to_string();
-    let sig = fake_sig("5Mallory", message(b"", &uuid, &ts).as_bytes());
-    let r = c
-        .http
-        .get(&url)
-        .header("Epistula-Version", "2")
-        .header("Epistula-Timestamp", &ts)
-        .header("Epistula-Uuid", &uuid)
-        .header("Epistula-Signed-By", &c.hotkey)
-        .header(
-            "Epistula-Request-Signature",
-            format!("0x{}", hex::encode(sig)),
-        )
-        .send()
-        .await
-        .unwrap();
+    let mut rb = c.http.get(&url);
+    for (k, v) in Signer::named("5Mallory").headers_at(b"", &uuid, ts.parse().unwrap()) {
+        rb = rb.header(
+            k,
+            if k == "Epistula-Signed-By" {
+                c.hotkey.clone()
+            } else {
+                v
+            },
+        );
+    }
+    let r = rb.send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let v: Value = r.json().await.unwrap();
     assert!(
@@ -360,7 +349,7 @@ async fn signatures_timestamps_and_replays() {
     // A duplicated identity header is refused outright.
     let r = c
         .signed(c.http.get(&url), b"")
-        .header("Epistula-Signed-By", "5Mallory")
+        .header("Epistula-Signed-By", Signer::named("5Mallory").ss58)
         .send()
         .await
         .unwrap();
@@ -408,32 +397,21 @@ async fn restart_between_presigned_and_confirm() {
         vec![format!("staging/{id2}")]
     );
     assert_eq!(
-        api::sweep(&s.db, &s.store).await.unwrap(),
+        gas_registry::sweep::sweep(&s.db, &s.store).await.unwrap(),
         0,
         "not expired yet"
     );
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(api::sweep(&s.db, &s.store).await.unwrap(), 1);
+    assert_eq!(
+        gas_registry::sweep::sweep(&s.db, &s.store).await.unwrap(),
+        1
+    );
     assert!(s.store.list("staging").await.unwrap().is_empty());
     assert!(s.db.upload(&id2).await.unwrap().is_none());
     let (code, _) = c.confirm(&s.base, &id2, &abandoned).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert_eq!(s.db.count_models().await.unwrap(), 1);
     s.task.abort();
-}
-
-/// The sr25519 check (via gas_chain) accepts gas_chain's signatures and nothing else.
-#[test]
-fn sr25519_check_verifies_real_signatures() {
-    let hk = gas_chain::Hotkey::from_seed([7u8; 32]);
-    let check = gas_registry::auth::sr25519_check();
-    let sig = hk.sign(b"hello");
-    assert!(check(hk.ss58(), b"hello", &sig));
-    assert!(!check(hk.ss58(), b"hellO", &sig));
-    let alice = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
-    assert!(!check(alice, b"hello", &sig));
-    assert!(!check("not-an-address", b"hello", &sig));
-    assert!(!check(hk.ss58(), b"hello", &sig[..63]));
 }
 
 /// gas_chain's real upload client (what `gascli d push` uses) against the registry with the
@@ -488,8 +466,7 @@ async fn gas_chain_upload_client_against_registry() {
         .get_signed_json(&format!("{base}/api/v1/miner/models?modality=image"))
         .await
         .unwrap();
-    assert_eq!(status["data"]["models"][0]["model_id"], p.model_id.as_str());
-    assert_eq!(status["data"]["hotkey"], hk.ss58());
+    assert_eq!(status[0]["model_id"], p.model_id.as_str());
     // Already uploaded → 409; disabled modality → 503 (as errors of the client).
     let e = client
         .presigned(&req("image"))
@@ -587,7 +564,7 @@ async fn leaderboard_page_renders_escaped_and_in_chromium() {
         "filename escaped"
     );
     assert!(!html.contains("<b>evil"), "no raw markup");
-    assert!(html.contains("5Page&lt;script&gt;"));
+    assert!(html.contains(&c.hotkey));
     assert!(html.contains("0.8123") && html.contains("<svg class=\"cal\""));
     let empty = reqwest::get(format!("{}/leaderboard?modality=audio", s.base))
         .await
@@ -646,5 +623,247 @@ async fn leaderboard_page_renders_escaped_and_in_chromium() {
     if let Ok(keep) = std::env::var("GASCLI_REGISTRY_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
     }
+    s.task.abort();
+}
+
+/// The network's client (`gas/protocol/miner_requests.py`, `gas/cli.py`), request by request:
+/// compact JSON bodies in its key order, signed GETs with the empty body, and the answers'
+/// shapes that its `d perf` reads (a bare list of models with `modality`, `vertical`,
+/// `model_id`, `exam_status`, `upload_timestamp` (ISO 8601), `exam_reason`, `benchmark_runs` with
+/// `run_id`, `status`, `vertical`, `sn34_score`, `mcc`, `brier`, `started_at`; and a bare list of
+/// runs from `/miner/performance` with `run_id`, `status`, `modality`, `vertical`, `sn34_score`,
+/// `mcc`, `brier`), with its `modality` / `vertical` query parameters.
+#[tokio::test]
+async fn network_client_request_and_response_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), ApiConfig::default()).await;
+    let c = Client::new("network-client");
+    let data = zip_bytes(61);
+    let hash = hex::encode(Sha256::digest(&data));
+
+    // generate_presigned_url: json.dumps(payload, separators=(',', ':')), keys in this order.
+    let body = format!(
+        "{{\"filename\":\"image_detector.zip\",\"file_size\":{},\"expected_hash\":\"{hash}\",\
+         \"content_type\":\"application/octet-stream\",\"modality\":\"image\",\"vertical\":\"human\"}}",
+        data.len()
+    );
+    let raw_post = |url: String, body: String| {
+        let rb = c
+            .signed(c.http.post(url), body.as_bytes())
+            .header("Content-Type", "application/json");
+        async move {
+            let r = rb.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (code, v) = raw_post(format!("{}/upload/presigned", s.base), body).await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    // What upload_single_modality reads.
+    let d = &v["data"];
+    for k in ["model_id", "presigned_url", "r2_key"] {
+        assert!(d[k].is_string(), "{k}: {v}");
+    }
+    assert_eq!(d["submissions_used"], 0);
+    assert_eq!(d["submissions_max"], 3);
+    // upload_to_r2: a plain PUT with Content-Type; 200.
+    assert_eq!(
+        c.put(d["presigned_url"].as_str().unwrap(), &data).await,
+        StatusCode::OK
+    );
+    // confirm_upload: {"model_id":…,"file_hash":…}, compact.
+    let id = d["model_id"].as_str().unwrap().to_string();
+    let (code, v) = raw_post(
+        format!("{}/upload/confirm", s.base),
+        format!("{{\"model_id\":\"{id}\",\"file_hash\":\"{hash}\"}}"),
+    )
+    .await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    score(&s.db, 0.7321).await;
+
+    // fetch_models: GET /api/v1/miner/models (params: modality), a JSON list.
+    for url in [
+        format!("{}/api/v1/miner/models", s.base),
+        format!("{}/api/v1/miner/models?modality=image", s.base),
+    ] {
+        let (code, v) = c.get(&url).await;
+        assert_eq!(code, StatusCode::OK, "{v}");
+        let models = v
+            .as_array()
+            .expect("a bare list, as the network's client iterates");
+        assert_eq!(models.len(), 1, "{v}");
+        let m = &models[0];
+        assert_eq!(m["model_id"], id.as_str());
+        assert_eq!(m["modality"], "image");
+        assert_eq!(m["vertical"], "human");
+        assert_eq!(m["exam_status"], "passed", "{m}");
+        let ts = m["upload_timestamp"].as_str().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "{ts}");
+        let runs = m["benchmark_runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 1, "{m}");
+        let r = &runs[0];
+        assert!(r["run_id"].is_string());
+        assert_eq!(r["status"], "success");
+        assert_eq!(r["vertical"], "human");
+        assert_eq!(r["sn34_score"], 0.7321);
+        assert_eq!(r["mcc"], 0.6);
+        assert_eq!(r["brier"], 0.12);
+        assert!(chrono::DateTime::parse_from_rfc3339(r["started_at"].as_str().unwrap()).is_ok());
+    }
+    let (_, v) = c
+        .get(&format!("{}/api/v1/miner/models?modality=video", s.base))
+        .await;
+    assert_eq!(v, json!([]));
+
+    // fetch_performance: GET /api/v1/miner/performance (params: modality, vertical).
+    let (code, v) = c
+        .get(&format!(
+            "{}/api/v1/miner/performance?modality=image&vertical=human",
+            s.base
+        ))
+        .await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    let runs = v.as_array().expect("a bare list of runs");
+    assert_eq!(runs.len(), 1, "{v}");
+    let r = &runs[0];
+    for k in [
+        "run_id",
+        "status",
+        "modality",
+        "vertical",
+        "sn34_score",
+        "mcc",
+        "brier",
+    ] {
+        assert!(!r[k].is_null(), "{k}: {r}");
+    }
+    assert_eq!(
+        (
+            r["modality"].as_str(),
+            r["vertical"].as_str(),
+            r["status"].as_str()
+        ),
+        (Some("image"), Some("human"), Some("success"))
+    );
+    for q in ["vertical=general", "modality=audio"] {
+        let (code, v) = c
+            .get(&format!("{}/api/v1/miner/performance?{q}", s.base))
+            .await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(v, json!([]), "{q}");
+    }
+    let (code, v) = c
+        .get(&format!(
+            "{}/api/v1/miner/performance?vertical=robots",
+            s.base
+        ))
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{v}");
+
+    // Leaderboards per modality and vertical.
+    let lb = |q: &'static str| {
+        let url = format!("{}/api/v1/leaderboard?{q}", s.base);
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let human = lb("modality=image&vertical=human").await;
+    assert_eq!(
+        human["data"]["models"][0]["model_id"],
+        id.as_str(),
+        "{human}"
+    );
+    assert_eq!(human["data"]["models"][0]["vertical"], "human");
+    let general = lb("modality=image").await;
+    assert_eq!(general["data"]["vertical"], "general");
+    assert_eq!(general["data"]["models"], json!([]), "{general}");
+    let page = reqwest::get(format!("{}/?modality=image&vertical=human", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&id) && page.contains("0.7321"), "{page}");
+    s.task.abort();
+}
+
+/// `human` is for image and video: an audio upload is refused with the network's reason, before
+/// any URL is handed out; an unknown vertical is refused.
+#[tokio::test]
+async fn human_vertical_refuses_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), ApiConfig::default()).await;
+    let c = Client::new("vertical");
+    let data = zip_bytes(62);
+    for (vertical, modality, want) in [
+        (
+            "human",
+            "audio",
+            "only available for image and video models",
+        ),
+        ("robots", "image", "vertical \"robots\" is unknown"),
+    ] {
+        let (code, v) = c
+            .post(
+                &format!("{}/upload/presigned", s.base),
+                &json!({"filename": "m.zip", "file_size": data.len(),
+                        "expected_hash": hex::encode(Sha256::digest(&data)),
+                        "content_type": "application/octet-stream", "modality": modality,
+                        "vertical": vertical}),
+            )
+            .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v["detail"].as_str().unwrap().contains(want), "{v}");
+    }
+    assert!(s.db.pending_ids().await.unwrap().is_empty());
+    s.task.abort();
+}
+
+/// An unsigned request is told that a signed request is required and how to send one.
+#[tokio::test]
+async fn unsigned_request_is_told_how_to_sign() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), ApiConfig::default()).await;
+    for url in [
+        format!("{}/api/v1/miner/models", s.base),
+        format!("{}/api/v1/miner/performance", s.base),
+    ] {
+        let r = reqwest::get(&url).await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let v: Value = r.json().await.unwrap();
+        let d = v["detail"].as_str().unwrap();
+        assert!(
+            d.contains("requires a request signed with your hotkey"),
+            "{d}"
+        );
+        assert!(
+            d.contains("Epistula v2") && d.contains("gascli d push"),
+            "{d}"
+        );
+        assert!(!d.starts_with("missing header"), "{d}");
+    }
+    s.task.abort();
+}
+
+/// 409 names the existing model once, as text and as a field.
+#[tokio::test]
+async fn duplicate_answer_names_the_model_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), ApiConfig::default()).await;
+    let c = Client::new("dup");
+    let data = zip_bytes(63);
+    let (code, v) = c.upload(&s.base, &data, "image").await;
+    assert_eq!(code, StatusCode::OK, "{v}");
+    let id = v["data"]["model_id"].as_str().unwrap();
+    let (code, v) = c.presigned(&s.base, &data, "image").await;
+    assert_eq!(code, StatusCode::CONFLICT);
+    assert_eq!(v["model_id"], id);
+    let d = v["detail"].as_str().unwrap();
+    assert_eq!(d.matches("already").count(), 1, "{d}");
+    assert!(d.contains(id), "{d}");
     s.task.abort();
 }

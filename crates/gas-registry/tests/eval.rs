@@ -19,12 +19,13 @@ use bytes::Bytes;
 use gas_bench::runner::DataSource;
 use gas_bench::sandbox::SandboxSpec;
 use gas_bench::worker::{WorkerOptions, find_worker_script};
+use gas_chain::testing::Signer;
 use gas_package::Modality;
-use gas_registry::api::{self, ApiConfig, AppState};
+use gas_registry::api;
 use gas_registry::auth::ChainAuth;
-use gas_registry::auth::testing::Signer;
 use gas_registry::db::now_ms;
 use gas_registry::eval::{BenchEvaluator, EvalConfig, parse_data_arg};
+use gas_registry::state::{ApiConfig, AppState};
 use gas_registry::store::{model_key, staging_key};
 use gas_registry::worker::{self, WorkerConfig};
 use gas_registry::{Db, NewModel, PendingUpload, Store};
@@ -220,7 +221,7 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
     );
 
     let m = db.model(&id).await.unwrap().unwrap();
-    assert_eq!(m.status, "evaluated", "{:?}", m.reasons);
+    assert_eq!(m.status, "confirmed", "{:?}", m.reasons);
     assert!(m.reasons.is_empty(), "{:?}", m.reasons);
     let jobs = db.jobs_of(&id).await.unwrap();
     let stages: Vec<(&str, &str)> = jobs
@@ -237,7 +238,7 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
     );
     let exam = jobs[1].result.as_ref().unwrap();
     assert_eq!(exam["passed"], true, "{exam:#}");
-    assert_eq!(exam["detail"]["mode"], "debug");
+    assert_eq!(exam["detail"]["mode"], "small", "the network's exam size");
     assert_eq!(exam["detail"]["sandbox"], true, "ran in the sandbox");
     assert!(
         exam["detail"]["reason"]
@@ -252,8 +253,11 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
         .iter()
         .find(|r| r.stage == "exam" && r.dataset == "*")
         .expect("exam aggregate row");
-    assert!(exam_all.accuracy.unwrap() >= 0.6, "{exam_all:?}");
-    assert_eq!(exam_all.samples, 24, "8 per dataset in the exam");
+    assert!(exam_all.accuracy.unwrap() >= 0.8, "{exam_all:?}");
+    assert_eq!(
+        exam_all.samples, 60,
+        "small mode: up to 100 per dataset in the exam"
+    );
     let bench_all = metrics
         .iter()
         .find(|r| r.stage == "benchmark" && r.dataset == "*")
@@ -320,10 +324,12 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
         rb = rb.header(k, v);
     }
     let v: Value = rb.send().await.unwrap().json().await.unwrap();
-    let mm = &v["data"]["models"][0];
+    let mm = &v[0];
     assert_eq!(mm["exam_status"], "passed", "{v:#}");
-    assert_eq!(mm["benchmark_status"], "passed");
-    assert_eq!(mm["benchmark_runs"].as_array().unwrap().len(), 4, "{v:#}");
+    assert_eq!(mm["benchmark_status"], "success");
+    let runs = mm["benchmark_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{v:#}");
+    assert_eq!(runs[0]["datasets"].as_array().unwrap().len(), 3, "{v:#}");
     task.abort();
 }
 
@@ -346,6 +352,134 @@ fn zero_safetensors(tensors: &[(&str, &[usize])]) -> Vec<u8> {
     v.extend_from_slice(h.as_bytes());
     v.resize(v.len() + off, 0);
     v
+}
+
+/// A 16×16 24-bit BMP of one grey level.
+fn bmp(level: u8) -> Vec<u8> {
+    let (w, h) = (16u32, 16u32);
+    let row = (w * 3).div_ceil(4) * 4;
+    let size = 54 + row * h;
+    let mut v = b"BM".to_vec();
+    for x in [size, 0, 54, 40, w, h] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&24u16.to_le_bytes());
+    for x in [0u32, row * h, 2835, 2835, 0, 0] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.resize(size as usize, level);
+    v
+}
+
+/// A safetensors file of F32 tensors with the given values.
+fn f32_safetensors(tensors: &[(&str, &[usize], &[f32])]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut data = Vec::new();
+    for (name, shape, values) in tensors {
+        assert_eq!(shape.iter().product::<usize>(), values.len());
+        let start = data.len();
+        for x in *values {
+            data.extend_from_slice(&x.to_le_bytes());
+        }
+        header.insert(
+            (*name).into(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [start, data.len()]}),
+        );
+    }
+    let h = serde_json::to_string(&header).unwrap();
+    let mut v = (h.len() as u64).to_le_bytes().to_vec();
+    v.extend_from_slice(h.as_bytes());
+    v.extend_from_slice(&data);
+    v
+}
+
+/// The registry's exam with its defaults (the network's rules: `small`, pass at ≥ 80 %) on
+/// 100 generated images that a brightness model gets 79 % / 81 % right: fails / passes.
+async fn exam_at_79_fails_and_81_passes(py: &Path) {
+    for (right, passes) in [(79usize, false), (81, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::sqlite_file(&dir.path().join("m.db")).await.unwrap();
+        let store = Store::local(dir.path().join("objects")).unwrap();
+        // real: dark is right; synthetic: bright is right. 50 of each.
+        let data = dir.path().join("data");
+        let real_right = right.div_ceil(2);
+        let synth_right = right - real_right;
+        for (class, n_right, right_level, wrong_level) in [
+            ("real", real_right, 0u8, 255u8),
+            ("synthetic", synth_right, 255, 0),
+        ] {
+            let d = data.join(class);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..50 {
+                let level = if i < n_right {
+                    right_level
+                } else {
+                    wrong_level
+                };
+                std::fs::write(d.join(format!("{i:03}.bmp")), bmp(level)).unwrap();
+            }
+        }
+        let src = dir.path().join("bright");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(
+            src.join("model_config.yaml"),
+            "name: bright\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [16, 16]\nmodel:\n  num_classes: 2\n",
+        )
+        .unwrap();
+        // Same module as the constant model; the weights make it "synthetic" when the red
+        // channel's mean is above 127.5.
+        std::fs::write(src.join("model.py"), CONSTANT_MODEL).unwrap();
+        std::fs::write(
+            src.join("model.safetensors"),
+            f32_safetensors(&[
+                ("head.weight", &[2, 3], &[0.0, 0.0, 0.0, 0.1, 0.0, 0.0]),
+                ("head.bias", &[2], &[0.0, -12.75]),
+            ]),
+        )
+        .unwrap();
+        let zip = package(&src, &dir.path().join("bright.zip"));
+        let id = confirmed(&db, &store, &zip, "hk-bright", "image").await;
+        // Exam datasets only: a passed exam queues a benchmark that fails at once (no data).
+        let mut cfg = eval_config(py, dir.path(), None);
+        let (m, src) = parse_data_arg(&format!("image={}", data.display())).unwrap();
+        cfg.exam_data.insert(m, vec![src]);
+        assert_eq!(
+            cfg.exam_threshold, 0.8,
+            "the network's pass mark is the default"
+        );
+        let ev = BenchEvaluator::new(cfg);
+        drain(&db, &store, &ev).await;
+        let metrics = db.metrics_of(&id).await.unwrap();
+        let all = metrics
+            .iter()
+            .find(|r| r.stage == "exam" && r.dataset == "*")
+            .unwrap();
+        assert_eq!(all.samples, 100, "small mode takes all 100: {all:?}");
+        assert!(
+            (all.accuracy.unwrap() - right as f64 / 100.0).abs() < 1e-9,
+            "{all:?}"
+        );
+        let model = db.model(&id).await.unwrap().unwrap();
+        let exam = db
+            .jobs_of(&id)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.stage == "exam")
+            .unwrap();
+        assert_eq!(exam.result.as_ref().unwrap()["passed"], passes, "{right}%");
+        if passes {
+            assert_eq!(model.status, "confirmed", "{:?}", model.reasons);
+        } else {
+            assert_eq!(model.status, "exam_failed");
+            assert!(
+                model.reasons[0].starts_with("exam failed: accuracy 0.790 < 0.80"),
+                "{:?}",
+                model.reasons
+            );
+        }
+    }
 }
 
 async fn constant_model_fails_the_exam(py: &Path) {
@@ -378,9 +512,10 @@ async fn constant_model_fails_the_exam(py: &Path) {
     let m = db.model(&id).await.unwrap().unwrap();
     assert_eq!(m.status, "exam_failed", "{:?}", m.reasons);
     assert_eq!(m.reasons.len(), 1);
-    // p = 0.5 is "real" (p > 0.5 is synthetic): 8 of 24 right.
+    // The network's exam: `small` (all 60 bundled images), pass mark 0.80. p = 0.5 is "real"
+    // (p > 0.5 is synthetic): 20 of 60 right.
     assert!(
-        m.reasons[0].starts_with("exam failed: accuracy 0.333 < 0.60 required on 24 samples"),
+        m.reasons[0].starts_with("exam failed: accuracy 0.333 < 0.80 required on 60 samples"),
         "{:?}",
         m.reasons
     );
@@ -400,7 +535,9 @@ async fn constant_model_fails_the_exam(py: &Path) {
             .unwrap()
     );
     // Not on the leaderboard with a score; the page says why.
-    let rows = api::leaderboard_rows(&db, "image").await.unwrap();
+    let rows = gas_registry::views::leaderboard_rows(&db, "image", "general")
+        .await
+        .unwrap();
     assert!(rows[0]["sn34_score"].is_null());
     let (base, task) = serve(&db, &store).await;
     let page = reqwest::get(format!("{base}/leaderboard?modality=image"))
@@ -409,9 +546,9 @@ async fn constant_model_fails_the_exam(py: &Path) {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("exam accuracy 0.333 on 24"), "{page}");
+    assert!(page.contains("exam accuracy 0.333 on 60"), "{page}");
     assert!(
-        page.contains("exam failed: accuracy 0.333 &lt; 0.60 required"),
+        page.contains("exam failed: accuracy 0.333 &lt; 0.80 required"),
         "{page}"
     );
     task.abort();
@@ -535,6 +672,7 @@ fn main() -> ExitCode {
             "example_detector_passes_exam_and_benchmark",
             "example_detector_passes_exam_and_benchmark_postgres",
             "constant_model_fails_the_exam",
+            "exam_at_79_fails_and_81_passes",
             "cancelled_run_stops_and_writes_nothing",
             "modality_without_datasets_fails_with_a_reason",
         ] {
@@ -572,6 +710,7 @@ fn main() -> ExitCode {
     let venv_tests = [
         "example_detector_passes_exam_and_benchmark",
         "constant_model_fails_the_exam",
+        "exam_at_79_fails_and_81_passes",
         "cancelled_run_stops_and_writes_nothing",
     ];
     if venv_tests.iter().any(|n| wanted(n))
@@ -586,6 +725,9 @@ fn main() -> ExitCode {
         );
         run("constant_model_fails_the_exam", &|| {
             rt.block_on(constant_model_fails_the_exam(&py))
+        });
+        run("exam_at_79_fails_and_81_passes", &|| {
+            rt.block_on(exam_at_79_fails_and_81_passes(&py))
         });
         run("cancelled_run_stops_and_writes_nothing", &|| {
             cancelled_run_stops_and_writes_nothing(&py)

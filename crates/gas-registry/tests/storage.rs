@@ -185,7 +185,7 @@ async fn quota_and_duplicates(env: Env) {
         db.insert_upload(&u).await.unwrap();
         let (m, used) = db.confirm_model(new_model(&u, 3)).await.unwrap();
         assert_eq!(used, i as i64 + 1);
-        assert_eq!(m.status, "queued");
+        assert_eq!(m.status, "uploaded");
         assert!(m.counted);
         assert!(
             db.upload(&u.model_id).await.unwrap().is_none(),
@@ -410,9 +410,10 @@ async fn expired_lease_is_retried_once(env: Env) {
             .is_none()
     );
     assert_eq!(db.fail_exhausted().await.unwrap(), 1);
+    // An exam that never finished: the network's `exam_failed`.
     assert_eq!(
         db.model(&u.model_id).await.unwrap().unwrap().status,
-        "failed"
+        "exam_failed"
     );
 }
 both!(expired_lease_sqlite_pg, expired_lease_is_retried_once);
@@ -436,3 +437,108 @@ async fn survives_reconnect(env: Env) {
     assert_eq!(db.expired_uploads(p.expires_at + 1).await.unwrap().len(), 1);
 }
 both!(survives_reconnect_sqlite_pg, survives_reconnect);
+
+/// One migration source for both backends: a database migrated when each backend had its own
+/// `0001_init.sql` copy (differing in the comment line only) is accepted and adopted; any other
+/// checksum is still refused.
+async fn legacy_migration_checksum_is_adopted(env: Env) {
+    use sha2::Sha384;
+    let sql = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/migrations/0001_init.sql"
+    ))
+    .unwrap();
+    let rest = sql.split_once('\n').unwrap().1;
+    let first = match env.db.backend() {
+        gas_registry::Backend::Sqlite => {
+            "-- gas-registry schema (SQLite). Keep in step with ../postgres/0001_init.sql."
+        }
+        gas_registry::Backend::Postgres => {
+            "-- gas-registry schema (PostgreSQL). Keep in step with ../sqlite/0001_init.sql."
+        }
+    };
+    let legacy = Sha384::digest(format!("{first}\n{rest}").as_bytes()).to_vec();
+    let current = Sha384::digest(sql.as_bytes()).to_vec();
+    let set = |checksum: Vec<u8>| {
+        let url = env.url.clone();
+        async move {
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 1")
+                .bind(checksum)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    };
+    let get = || {
+        let url = env.url.clone();
+        async move {
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            let row = sqlx::query("SELECT checksum FROM _sqlx_migrations WHERE version = 1")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            sqlx::Row::try_get::<Vec<u8>, _>(&row, "checksum").unwrap()
+        }
+    };
+    assert_eq!(get().await, current);
+    set(legacy).await;
+    Db::connect(&env.url)
+        .await
+        .expect("legacy checksum adopted");
+    assert_eq!(get().await, current);
+    set(vec![7u8; 48]).await;
+    assert!(
+        Db::connect(&env.url).await.is_err(),
+        "a modified migration must still be refused"
+    );
+    set(current).await;
+}
+both!(
+    legacy_migration_sqlite_pg,
+    legacy_migration_checksum_is_adopted
+);
+
+/// `reclaim_jobs_of` takes back only the running jobs whose lease owner starts with the prefix
+/// (`_` and `%` in it are literal), and expires those already at their last attempt.
+async fn reclaim_only_own_prefix(env: Env) {
+    let db = &env.db;
+    let mut jobs = Vec::new();
+    for (i, owner) in ["serve:a_c:0", "serve:abc:0", "serve:abcd:0", "external"]
+        .iter()
+        .enumerate()
+    {
+        let u = pending(&format!("hk{i}"), "image", &[i as u8; 12]);
+        db.insert_upload(&u).await.unwrap();
+        db.confirm_model(new_model(&u, 3)).await.unwrap();
+        let l = db
+            .lease_job(owner, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.model_id, u.model_id);
+        jobs.push(u.model_id);
+    }
+    assert_eq!(db.reclaim_jobs_of("serve:a_c:").await.unwrap(), 1);
+    let state = |id: &str| {
+        let id = id.to_string();
+        async move { db.jobs_of(&id).await.unwrap()[0].state.clone() }
+    };
+    assert_eq!(state(&jobs[0]).await, "queued");
+    for id in &jobs[1..] {
+        assert_eq!(state(id).await, "running");
+    }
+    // Taken back at once by the next lease.
+    let l = db
+        .lease_job("serve:a_c:0", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(l.model_id, jobs[0]);
+    assert_eq!(l.attempts, 2);
+}
+both!(reclaim_sqlite_pg, reclaim_only_own_prefix);

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gas_registry::db::now_ms;
+use gas_registry::stage::{self, Evaluator, StageFuture, StageResult};
 use gas_registry::store::{model_key, staging_key};
-use gas_registry::worker::{self, Evaluator, StageFuture, StageResult, WorkerConfig};
+use gas_registry::worker::{self, WorkerConfig};
 use gas_registry::{Db, Model, NewMetric, NewModel, PendingUpload, Store};
 use sha2::{Digest, Sha256};
 
@@ -23,7 +24,7 @@ impl Evaluator for Slow {
         Box::pin(async move {
             self.runs.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(self.delay).await;
-            let mut r = worker::integrity(model, store).await?;
+            let mut r = stage::integrity(model, store).await?;
             assert!(r.passed, "{:?}", r.reasons);
             r.model_status = format!("{stage}_done");
             r.metrics = vec![NewMetric {
@@ -177,7 +178,10 @@ async fn heartbeat_keeps_a_long_stage_and_time_limit_fails_it() {
     let j = &db2.jobs_of(&id2).await.unwrap()[0];
     assert_eq!(j.state, "failed");
     assert!(j.error.as_deref().unwrap().contains("time limit"), "{j:?}");
-    assert_eq!(db2.model(&id2).await.unwrap().unwrap().status, "failed");
+    assert_eq!(
+        db2.model(&id2).await.unwrap().unwrap().status,
+        "exam_failed"
+    );
 }
 
 const CONFIG: &str = "name: t\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [8, 8]\nmodel:\n  num_classes: 2\n";
@@ -250,7 +254,7 @@ async fn package_evaluator_uses_gas_package_validate() {
     let store = Store::local(dir.path().join("o")).unwrap();
     let good = confirmed(&db, &store, &zip_package(MODEL_OK)).await;
     let bad = confirmed(&db, &store, &zip_package(MODEL_BAD)).await;
-    let ev = worker::PackageEvaluator {
+    let ev = stage::PackageEvaluator {
         next_after_validate: None,
     };
     let cfg = WorkerConfig::default();
@@ -264,7 +268,8 @@ async fn package_evaluator_uses_gas_package_validate() {
     assert_eq!(job.result.as_ref().unwrap()["detail"]["valid"], true);
 
     let b = db.model(&bad).await.unwrap().unwrap();
-    assert_eq!(b.status, "invalid");
+    // `os.system`: a blocked import, the network's `blocked`.
+    assert_eq!(b.status, "blocked");
     assert!(
         b.reasons
             .iter()
@@ -276,4 +281,85 @@ async fn package_evaluator_uses_gas_package_validate() {
         db.jobs_of(&bad).await.unwrap()[0].result.as_ref().unwrap()["passed"],
         false
     );
+}
+
+/// Aborts a worker mid-stage (its task is dropped: no heartbeat, no result), leaving the
+/// model's job `running` under a 60 s lease.
+async fn crash_mid_stage(db: &Db, store: &Store, model_id: &str, name: String) {
+    let ev = Arc::new(Slow {
+        runs: AtomicUsize::new(0),
+        delay: Duration::from_secs(3600),
+    });
+    let cfg = WorkerConfig {
+        name,
+        lease_ttl: Duration::from_secs(60),
+        ..WorkerConfig::default()
+    };
+    let t = {
+        let (db, store) = (db.clone(), store.clone());
+        tokio::spawn(async move { worker::run_one(&db, &store, ev.as_ref(), &cfg).await })
+    };
+    while db.jobs_of(model_id).await.unwrap()[0].state != "running" {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    t.abort();
+    let _ = t.await;
+}
+
+/// A server restarted after a crash takes its in-process workers' jobs back at once (not after
+/// the 60 s lease) and finishes them within seconds; an external worker's job keeps its lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_server_resumes_its_in_process_jobs_within_seconds() {
+    let (_dir, db, store, own) = setup().await;
+    crash_mid_stage(&db, &store, &own, worker::in_process_name("srv1", 0)).await;
+    assert_eq!(db.jobs_of(&own).await.unwrap()[0].state, "running");
+
+    // An external worker's job, also left running by a crash.
+    let (_dir2, db2, store2, ext) = setup().await;
+    crash_mid_stage(&db2, &store2, &ext, "external-1".into()).await;
+
+    let ev: Arc<dyn Evaluator> = Arc::new(Slow {
+        runs: AtomicUsize::new(0),
+        delay: Duration::from_millis(10),
+    });
+    let cfg = WorkerConfig {
+        lease_ttl: Duration::from_secs(60),
+        poll: Duration::from_millis(100),
+        ..WorkerConfig::default()
+    };
+    let start = std::time::Instant::now();
+    // Another server's instance takes nothing back.
+    assert_eq!(
+        worker::start_in_process(&db, &store, ev.clone(), &cfg, "srv2", 0)
+            .await
+            .unwrap(),
+        0
+    );
+    let n = worker::start_in_process(&db, &store, ev.clone(), &cfg, "srv1", 1)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    loop {
+        let j = &db.jobs_of(&own).await.unwrap()[0];
+        if j.state == "done" {
+            assert_eq!(j.attempts, 2, "{j:?}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "not resumed: {j:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(start.elapsed() < Duration::from_secs(5));
+
+    assert_eq!(
+        worker::start_in_process(&db2, &store2, ev, &cfg, "srv1", 1)
+            .await
+            .unwrap(),
+        0,
+        "an external worker's job is not taken back"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(db2.jobs_of(&ext).await.unwrap()[0].state, "running");
 }

@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Discriminative miner tools: validate, package, score, bench, push, status.
+    /// Discriminative miner tools: validate, package, score, bench, push, perf.
     #[command(visible_alias = "d", subcommand)]
     Discriminator(DCommand),
     /// Bittensor hotkey wallet helpers.
@@ -58,13 +58,15 @@ enum DCommand {
     /// Benchmark a model on image / video / audio datasets with the network's preprocessing.
     #[command(visible_alias = "benchmark")]
     Bench(Box<commands::bench::Args>),
+    /// The datasets a run would use and their download cache: list, download, verify.
+    Datasets(commands::datasets::Args),
     /// Write the exact batch tensor a model would receive for some media files (.npy).
     Preprocess(commands::preprocess::Args),
     /// Validate, upload and register models on chain (signed with the hotkey).
     Push(Box<commands::push::Args>),
-    /// Show the hotkey's models and their exam / benchmark status on the network.
-    #[command(visible_alias = "perf")]
-    Status(commands::status::Args),
+    /// Show the hotkey's models (exam status) and benchmark runs (sn34, MCC, Brier).
+    #[command(visible_aliases = ["performance", "status"])]
+    Perf(commands::status::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,9 +113,10 @@ fn main() -> ExitCode {
             DCommand::Package(a) => commands::package::run(a),
             DCommand::Score(a) => commands::score::run(a),
             DCommand::Bench(a) => commands::bench::run(*a),
+            DCommand::Datasets(a) => commands::datasets::run(a),
             DCommand::Preprocess(a) => commands::preprocess::run(a),
             DCommand::Push(a) => commands::push::run(*a),
-            DCommand::Status(a) => commands::status::run(a),
+            DCommand::Perf(a) => commands::status::run(a),
         },
         Command::Wallet(w) => match w {
             WalletCommand::Show(a) => commands::wallet::show(a),

@@ -260,7 +260,8 @@ fn wrong_output_shape_and_nan_are_reported() {
         return;
     }
     for (body, expect) in [
-        ("return torch.zeros(x.shape[0], 3)", "expected ["),
+        // last dimension 5 with num_classes 2: the network refuses it (1, 2, 3 or num_classes)
+        ("return torch.zeros(x.shape[0], 5)", "expected ["),
         ("return torch.full((x.shape[0], 2), float('nan'))", "NaN"),
     ] {
         let pkg = tempfile::tempdir().unwrap();

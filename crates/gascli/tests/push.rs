@@ -11,8 +11,9 @@ use std::sync::Arc;
 use gas_chain::Hotkey;
 use gas_chain::commitment::commitment_string;
 use gas_chain::testing::{FakeNode, SubmitOutcome};
-use gas_registry::api::{self, ApiConfig, AppState};
+use gas_registry::api;
 use gas_registry::auth::ChainAuth;
+use gas_registry::state::{ApiConfig, AppState};
 use gas_registry::{Db, Store};
 use serde_json::{Value, json};
 
@@ -378,4 +379,149 @@ fn push_a_zip_uploads_it_under_its_own_hash() {
     let stored = env.stored_models();
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(stored[0].sha256, want);
+}
+
+/// `d perf --json` with the test wallet against the registry.
+fn perf(env: &Env, extra: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
+        .args(["d", "perf", "--json", "--api-url"])
+        .arg(format!("{}/api/v1", env.registry))
+        .arg("--wallet-path")
+        .arg(env.dir.path().join("wallets"))
+        .args(["--wallet-name", "w", "--wallet-hotkey", "h"])
+        .args(extra)
+        .env_remove("BT_WALLET_PATH")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `--vertical human`: an audio model is refused before anything is uploaded (the network's
+/// reason); image and video land in the registry under `human` and show in
+/// `d perf --vertical human` only.
+#[test]
+fn human_vertical_refuses_audio_and_shows_in_perf() {
+    let env = Env::start();
+    let ex = root().join("examples");
+    let (code, _, err) = env.push(
+        &[
+            ("image", ex.join("image-detector")),
+            ("audio", ex.join("audio-detector")),
+        ],
+        &["--vertical", "human"],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(
+            "The 'human' vertical is only available for image and video models. Remove \
+             --audio-model, or use --vertical general."
+        ),
+        "{err}"
+    );
+    assert!(err.contains("Nothing was uploaded"), "{err}");
+    assert!(env.stored_models().is_empty());
+    assert_eq!(env.node.connections(), 0);
+
+    let (code, v, err) = env.push(
+        &[
+            ("image", ex.join("image-detector")),
+            ("video", ex.join("video-detector")),
+        ],
+        &["--vertical", "human", "--skip-chain"],
+    );
+    assert_eq!(code, Some(0), "{err}\n{v}");
+    assert_eq!(v["vertical"], "human");
+    let stored = env.stored_models();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|m| m.vertical == "human"), "{stored:?}");
+    // The count after each upload: 1/3 of its modality.
+    assert!(err.contains("(submission 1/3)"), "{err}");
+    assert!(!err.contains("submission 0/"), "{err}");
+
+    let human = perf(&env, &["--vertical", "human"]);
+    assert_eq!(human["models"].as_array().unwrap().len(), 2, "{human}");
+    assert!(
+        human["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["vertical"] == "human" && m["exam_status"] == "pending")
+    );
+    let image = perf(&env, &["--vertical", "human", "--modality", "image"]);
+    assert_eq!(image["models"].as_array().unwrap().len(), 1, "{image}");
+    let general = perf(&env, &["--vertical", "general"]);
+    assert_eq!(general["models"], json!([]), "{general}");
+    assert_eq!(general["runs"], json!([]), "{general}");
+}
+
+/// Re-pushing a model whose commitment is already on chain: nothing is uploaded again and no
+/// transaction is submitted; the summary says so.
+#[test]
+fn identical_commitment_is_not_submitted_again() {
+    let env = Env::start();
+    env.node.register(NETUID, env.hotkey.public_key(), 9);
+    let model = [("image", root().join("examples/image-detector"))];
+    let (code, v, err) = env.push(&model, &[]);
+    assert_eq!(code, Some(0), "{err}\n{v}");
+    assert_eq!(env.node.submissions().len(), 1);
+    let block = v["chain"]["block_number"].clone();
+
+    let (code, v2, err) = env.push(&model, &[]);
+    assert_eq!(code, Some(0), "{err}\n{v2}");
+    assert_eq!(v2["models"][0]["already_uploaded"], true, "{v2}");
+    assert_eq!(v2["chain"]["already_on_chain"], true, "{v2}");
+    assert_eq!(v2["chain"]["block_number"], block);
+    assert!(err.contains("already on chain"), "{err}");
+    assert_eq!(env.node.submissions().len(), 1, "no second transaction");
+    assert_eq!(env.stored_models().len(), 1);
+}
+
+/// The quota: the count after the upload, and a word when it is full.
+#[test]
+fn submission_count_after_upload_and_full_quota() {
+    let env = Env::start();
+    let ex = root().join("examples/image-detector");
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, want) in [
+        (1, "(submission 1/3)"),
+        (2, "(submission 2/3)"),
+        (3, "(submission 3/3)"),
+    ] {
+        let dst = tmp.path().join(format!("v{i}"));
+        std::fs::create_dir_all(&dst).unwrap();
+        for f in ["model.py", "model.safetensors"] {
+            std::fs::copy(ex.join(f), dst.join(f)).unwrap();
+        }
+        let cfg = std::fs::read_to_string(ex.join("model_config.yaml")).unwrap();
+        std::fs::write(
+            dst.join("model_config.yaml"),
+            cfg.replace(
+                "version: \"1.0.0\"",
+                &format!("version: \"1.0.{}\"", 10 + i),
+            ),
+        )
+        .unwrap();
+        let (code, v, err) = env.push(&[("image", dst)], &["--skip-chain"]);
+        assert_eq!(code, Some(0), "{err}\n{v}");
+        assert!(err.contains(want), "{err}");
+        assert_eq!(v["models"][0]["submissions_used"], i);
+        assert_eq!(
+            err.contains("quota of this hotkey is now full (3/3)"),
+            i == 3,
+            "{err}"
+        );
+        assert!(
+            v["models"][0]["filename"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("-1.0.{}.zip", 10 + i)),
+            "{v}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gas_registry::auth::testing::Signer;
+use gas_chain::testing::Signer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -146,8 +146,8 @@ async fn serve_survives_kill_between_presigned_and_confirm() {
         )
         .await;
         assert_eq!(code, StatusCode::OK, "{v}");
-        let m = v["data"]["models"][0].clone();
-        if m["validation_status"] == "passed" {
+        let m = v[0].clone();
+        if m["status"] == "valid" {
             break m;
         }
         assert!(Instant::now() < deadline, "job not run: {v}");
@@ -299,7 +299,7 @@ fn push(base: &str, wallets: &Path, model: &Path) -> (Option<i32>, Value, String
     )
 }
 
-/// `gascli d status --json` → the image models of the hotkey.
+/// `gascli d status --json` (the `perf` alias) → the image models of the hotkey.
 fn status(base: &str, wallets: &Path) -> Vec<Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
         .args(["d", "status", "--json", "--modality", "image", "--api-url"])
@@ -315,10 +315,7 @@ fn status(base: &str, wallets: &Path) -> Vec<Value> {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["responses"]["image"]["data"]["models"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    v["models"].as_array().cloned().unwrap_or_default()
 }
 
 /// A copy of the example detector with another version: same model, a different ZIP hash.
@@ -366,17 +363,16 @@ fn push_status_duplicate_and_quota_through_the_cli() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["model_id"], first.as_str());
 
-    // The same ZIP again: 409, push.rs's message, exit status 1.
+    // The same ZIP again: 409, looked up through the miner API: the hotkey's own model, said
+    // in one sentence, not an error (its commitment would be used as it is).
     let (code, v, err) = push(&s.base, &wallets, &example);
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(0), "{err}");
     assert!(err.contains("was already uploaded"), "{err}");
-    assert!(
-        v["models"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("already uploaded"),
-        "{v}"
-    );
+    let note = v["models"][0]["note"].as_str().unwrap();
+    assert_eq!(note.matches("already").count(), 1, "{note}");
+    assert!(note.contains(&format!("your model {first}")), "{note}");
+    assert_eq!(v["models"][0]["already_uploaded"], true, "{v}");
+    assert_eq!(v["models"][0]["model_id"], first.as_str(), "{v}");
 
     // Two more distinct models fill the quota of 3; the 4th is refused.
     for version in [2, 3] {
@@ -410,16 +406,21 @@ fn push_status_duplicate_and_quota_through_the_cli() {
             .find(|m| m["model_id"] == first.as_str())
             .cloned()
             .unwrap();
-        if m["benchmark_status"] == "passed" || m["status"] == "exam_failed" {
+        if m["benchmark_status"] == "success" || m["status"] == "exam_failed" {
             break m;
         }
         assert!(Instant::now() < deadline, "not evaluated in time: {m}");
         std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(m["exam_status"], "passed", "{m}");
-    assert_eq!(m["status"], "evaluated", "{m}");
+    assert_eq!(m["status"], "confirmed", "{m}");
     let runs = m["benchmark_runs"].as_array().unwrap();
-    let all = runs.iter().find(|r| r["dataset"] == "*").unwrap();
-    assert!(all["sn34_score"].as_f64().unwrap() > 0.9, "{m}");
-    assert_eq!(runs.len(), 4, "aggregate + 3 datasets: {m}");
+    assert_eq!(runs.len(), 1, "one benchmark run: {m}");
+    assert_eq!(runs[0]["status"], "success", "{m}");
+    assert!(runs[0]["sn34_score"].as_f64().unwrap() > 0.9, "{m}");
+    assert_eq!(
+        runs[0]["datasets"].as_array().unwrap().len(),
+        3,
+        "3 datasets: {m}"
+    );
 }

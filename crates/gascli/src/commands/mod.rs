@@ -1,6 +1,8 @@
 //! One module per subcommand. Each exposes clap `Args` and a `run` returning the exit code.
 
 pub mod bench;
+pub mod dataset_args;
+pub mod datasets;
 pub mod package;
 pub mod preprocess;
 pub mod push;

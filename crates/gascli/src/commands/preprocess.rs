@@ -13,7 +13,8 @@ use rayon::prelude::*;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Model package directory or ZIP, or its `model_config.yaml`: supplies the modality and
-    /// `preprocessing` (resize, max_frames, fps, sample_rate, duration_seconds).
+    /// `preprocessing` as the network reads it (resize; video num_frames / max_frames, capped at
+    /// 64, frame_rate; audio is always 16 kHz × 6 s).
     #[arg(long)]
     pub model: PathBuf,
     /// Media files, in batch order.
@@ -93,16 +94,13 @@ fn shape_str(shape: &[usize]) -> String {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = load_config(&args.model)?;
-    let pre = &config.preprocessing;
     let n = args.media.len();
     let mut failures = Vec::new();
     match config.modality {
         Modality::Image | Modality::Video => {
             let size = config.image_size();
-            let frames = pre
-                .max_frames
-                .unwrap_or(gas_media::DEFAULT_NUM_FRAMES)
-                .min(gas_media::MAX_NUM_FRAMES);
+            // as the network reads the config: num_frames (alias max_frames), capped at 64
+            let frames = config.video_frames();
             let per: Vec<Result<Vec<u8>, MediaError>> = if config.modality == Modality::Image {
                 let opts = ImageOptions {
                     size,
@@ -137,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let opts = VideoOptions {
                     size,
                     num_frames: frames,
-                    frame_rate: pre.fps,
+                    frame_rate: config.frame_rate(),
                 };
                 args.media
                     .par_iter()
@@ -180,8 +178,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Modality::Audio => {
             let opts = AudioOptions {
-                sample_rate: pre.sample_rate.unwrap_or(16_000),
-                duration_seconds: pre.duration_seconds.unwrap_or(6.0),
+                // the network always feeds 16 kHz × 6 s, whatever the config says
+                sample_rate: gas_package::AUDIO_SAMPLE_RATE,
+                duration_seconds: gas_package::AUDIO_SECONDS,
             };
             let samples = opts
                 .num_samples()

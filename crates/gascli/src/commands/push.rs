@@ -1,17 +1,17 @@
-//! `gascli d push`: validate every given model, check the hotkey's registration on the subnet,
-//! upload each model through the signed upload API (presigned → streamed PUT → confirm), then
-//! commit the chosen model's commitment string on chain (`Commitments.set_commitment`, signed by
-//! the hotkey), read it back and compare.
+//! `gascli d push`: arguments → [`gas_push::PushOptions`] → one call to [`gas_push::push`];
+//! this file only renders its events (stderr) and its report (stdout, `--json` or text).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
-use gas_chain::chain::{ChainClient, ChainError, ChainRetry};
-use gas_chain::upload::{
-    DEFAULT_UPLOAD_URL, PresignedRequest, RetryPolicy, UploadClient, UploadError,
+use gas_chain::chain::ChainRetry;
+use gas_chain::upload::{DEFAULT_API_URL, DEFAULT_UPLOAD_URL, RetryPolicy};
+use gas_package::Modality;
+use gas_push::{
+    ChainTarget, Event, Outcome, PushError, PushOptions, PushPlan, PushReport, Vertical,
 };
-use gas_package::{Modality, ValidateOptions};
 
 use super::wallet::WalletOpts;
 
@@ -28,6 +28,9 @@ pub struct Args {
     /// Audio detector package (.zip or model directory).
     #[arg(long)]
     pub audio_model: Option<PathBuf>,
+    /// Competition vertical; `human` takes image and video models only.
+    #[arg(long, default_value = "general", value_parser = ["general", "human"])]
+    pub vertical: String,
     #[command(flatten)]
     pub wallet: WalletOpts,
     /// Subnet uid.
@@ -45,6 +48,10 @@ pub struct Args {
     /// Upload API base URL.
     #[arg(long, default_value = DEFAULT_UPLOAD_URL)]
     pub upload_url: String,
+    /// Miner API base URL (`…/api/v1`), used to describe an already-uploaded model (default:
+    /// the network's with the network's upload URL, else `<upload URL without /upload>/api/v1`).
+    #[arg(long)]
+    pub api_url: Option<String>,
     /// Upload only; do not write the on-chain commitment.
     #[arg(long)]
     pub skip_chain: bool,
@@ -72,452 +79,322 @@ pub fn chain_url(endpoint: &str) -> anyhow::Result<String> {
     })
 }
 
-struct Item {
-    modality: Modality,
-    given: PathBuf,
-    zip: PathBuf,
-    sha256: String,
-    size: u64,
+/// The miner API that goes with an upload URL: the network's for the network's upload service,
+/// else the same server's `/api/v1` (as `gascli registry serve` serves both).
+pub fn api_url_for(upload_url: &str) -> String {
+    let u = upload_url.trim_end_matches('/');
+    if u == DEFAULT_UPLOAD_URL {
+        return DEFAULT_API_URL.into();
+    }
+    format!("{}/api/v1", u.strip_suffix("/upload").unwrap_or(u))
 }
 
-/// One progress line. Steps always go to stderr, so `--json` keeps stdout machine-readable.
-fn step(msg: &str) {
-    eprintln!("{msg}");
+fn options(args: &Args) -> anyhow::Result<PushOptions> {
+    let commit_modality = match &args.commit_modality {
+        Some(c) => Some(
+            c.parse::<Modality>()
+                .map_err(|e| anyhow::anyhow!("--commit-modality: {e:?}"))?,
+        ),
+        None => None,
+    };
+    let chain = if args.skip_chain {
+        None
+    } else {
+        Some(ChainTarget {
+            url: chain_url(&args.chain_endpoint)?,
+            retry: ChainRetry {
+                max_retries: args.max_retries,
+                retry_delay: Duration::from_secs(args.retry_delay),
+            },
+        })
+    };
+    Ok(PushOptions {
+        models: super::given_models(&args.image_model, &args.video_model, &args.audio_model),
+        vertical: args
+            .vertical
+            .parse::<Vertical>()
+            .map_err(anyhow::Error::msg)?,
+        netuid: args.netuid,
+        chain,
+        upload_url: args.upload_url.clone(),
+        api_url: Some(
+            args.api_url
+                .clone()
+                .unwrap_or_else(|| api_url_for(&args.upload_url)),
+        ),
+        upload_retry: RetryPolicy::default(),
+        commit_modality,
+        dry_run: args.dry_run,
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let models: Vec<(Modality, PathBuf)> =
-        super::given_models(&args.image_model, &args.video_model, &args.audio_model);
-    let chain = chain_url(&args.chain_endpoint)?;
+    let opts = options(&args)?;
     let hotkey = args.wallet.load()?;
-    step(&format!(
+    eprintln!(
         "Hotkey {} (wallet {}/{})",
         hotkey.ss58(),
         args.wallet.wallet_name,
         args.wallet.wallet_hotkey
-    ));
-
-    // 1. Validate everything before any network access.
-    let mut failed = false;
-    // The ZIP hash and size of each valid package (validation streams the hash already).
-    let mut summaries = Vec::new();
-    for (m, p) in &models {
-        let report = gas_package::validate(
-            p,
-            &ValidateOptions {
-                expected_modality: Some(*m),
-            },
-        )
-        .with_context(|| format!("validating --{m}-model {}", p.display()))?;
-        if report.valid {
-            step(&format!("✓ --{m}-model {}: valid", p.display()));
-            summaries.push(report.summary);
-        } else {
-            failed = true;
-            eprintln!(
-                "✗ --{m}-model {}: {} error(s)",
-                p.display(),
-                report.errors.len()
-            );
-            for f in &report.errors {
-                eprintln!("    {f}");
-            }
-        }
-    }
-    if failed {
-        eprintln!("Nothing was uploaded: fix the errors above (see `gascli d validate`).");
-        return Ok(ExitCode::from(1));
-    }
-
-    // Which commitment will stand.
-    let commit_modality = match &args.commit_modality {
-        Some(c) => {
-            let m: Modality = c
-                .parse()
-                .map_err(|e| anyhow::anyhow!("--commit-modality: {e:?}"))?;
-            if !models.iter().any(|(x, _)| *x == m) {
-                anyhow::bail!("--commit-modality {m}: no --{m}-model was given");
-            }
-            m
-        }
-        None => models[0].0,
-    };
-    if models.len() > 1 && !args.skip_chain {
-        eprintln!(
-            "warning: a hotkey has one commitment slot per subnet; committing several models would \
-             overwrite each other. Only the {commit_modality} model will be committed \
-             (choose with --commit-modality); the others are uploaded only."
-        );
-    }
-
-    if args.dry_run {
-        let plan = serde_json::json!({
-            "dry_run": true,
-            "hotkey": hotkey.ss58(),
-            "upload_url": args.upload_url,
-            "chain_endpoint": if args.skip_chain { serde_json::Value::Null } else { chain.clone().into() },
-            "netuid": args.netuid,
-            "commit_modality": if args.skip_chain { serde_json::Value::Null } else { commit_modality.to_string().into() },
-            "models": models.iter().map(|(m, p)| serde_json::json!({"modality": m.to_string(), "path": p})).collect::<Vec<_>>(),
-        });
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&plan)?);
-        } else {
-            println!("Plan (dry run, nothing sent):");
-            for (m, p) in &models {
-                println!("  upload {m} model {} to {}", p.display(), args.upload_url);
-            }
-            if args.skip_chain {
-                println!("  no on-chain commitment (--skip-chain)");
-            } else {
-                println!(
-                    "  commit the {commit_modality} model on netuid {} via {chain}",
-                    args.netuid
-                );
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-
-    // 2. Before anything is uploaded: the hotkey must be registered on the subnet. Connection
-    // problems are retried like the commit (--retry-delay, --max-retries).
-    let mut chain_client = None;
-    if !args.skip_chain {
-        step(&format!("[chain] Connecting to {chain}…"));
-        let mut attempt = 0;
-        let (client, uid) = loop {
-            let checked = rt.block_on(async {
-                let c = ChainClient::connect(&chain).await?;
-                let uid = c.uid(args.netuid, &hotkey.public_key()).await?;
-                Ok::<_, ChainError>((c, uid))
-            });
-            match checked {
-                Ok(ok) => break ok,
-                Err(e) if e.is_transient() && attempt < args.max_retries => {
-                    attempt += 1;
-                    eprintln!(
-                        "[chain] {e}; retry {attempt}/{} in {} s",
-                        args.max_retries, args.retry_delay
-                    );
-                    std::thread::sleep(std::time::Duration::from_secs(args.retry_delay));
-                }
-                Err(e) => {
-                    eprintln!(
-                        "✗ cannot check the hotkey's registration on netuid {} at {chain}: {e}\n\
-                         Nothing was uploaded. Check --chain-endpoint, or re-run with \
-                         --skip-chain to upload only.",
-                        args.netuid
-                    );
-                    return Ok(ExitCode::from(1));
-                }
-            }
-        };
-        let Some(uid) = uid else {
-            eprintln!(
-                "✗ hotkey {} is not registered on netuid {} at {chain}: register with \
-                 `btcli subnet register --netuid {} --wallet.name {} --wallet.hotkey {}` \
-                 (or check --netuid / --chain-endpoint). Nothing was uploaded.",
-                hotkey.ss58(),
-                args.netuid,
-                args.netuid,
-                args.wallet.wallet_name,
-                args.wallet.wallet_hotkey
-            );
-            return Ok(ExitCode::from(1));
-        };
-        step(&format!(
-            "[chain] Hotkey {} is registered on netuid {} (uid {uid})",
-            hotkey.ss58(),
-            args.netuid
-        ));
-        chain_client = Some(client);
-    }
-
-    // 3. Package directories into ZIPs in a temp dir.
-    let scratch = tempfile::tempdir().context("creating a temporary directory")?;
-    let mut items = Vec::new();
-    for ((m, p), summary) in models.iter().zip(summaries) {
-        let (zip, sha256, size) = if p.is_dir() {
-            let out = scratch.path().join(format!("{m}_model.zip"));
-            step(&format!("Packaging {} → {}", p.display(), out.display()));
-            let packaged = gas_package::package_dir(p, &out)
-                .with_context(|| format!("packaging {}", p.display()))?;
-            (out, packaged.sha256, packaged.size_bytes)
-        } else {
-            let sha256 = summary
-                .sha256
-                .with_context(|| format!("validation of {} gave no SHA-256", p.display()))?;
-            (p.clone(), sha256, summary.size_bytes)
-        };
-        items.push(Item {
-            modality: *m,
-            given: p.clone(),
-            zip,
-            sha256,
-            size,
-        });
-    }
-
-    let client = UploadClient::new(&args.upload_url, hotkey.clone(), RetryPolicy::default())?
-        .on_retry(|step, attempt, err, delay| {
-            eprintln!("  {step}: {err}; retry {attempt} in {:.0?}", delay);
-        });
-    let mut results = Vec::new();
-    let mut status = ExitCode::SUCCESS;
-    for it in &items {
-        eprintln!(
-            "Uploading {} model {} ({} bytes, sha256 {})",
-            it.modality,
-            it.given.display(),
-            it.size,
-            it.sha256
-        );
-        match rt.block_on(upload_one(&client, it)) {
-            Ok(v) => results.push(v),
-            Err(e) => {
-                eprintln!("✗ {} model: {e}", it.modality);
-                status = ExitCode::from(1);
-                results.push(serde_json::json!({
-                    "modality": it.modality.to_string(), "sha256": it.sha256, "error": e.to_string()}));
-            }
+    let mut progress = Progress::default();
+    let outcome = rt.block_on(gas_push::push(&hotkey, &opts, &mut |e| progress.show(e)));
+    progress.finish();
+    match outcome {
+        Ok(Outcome::Plan(plan)) => {
+            print_plan(&plan, args.json)?;
+            Ok(ExitCode::SUCCESS)
         }
-    }
-
-    // 4. The on-chain commitment of the chosen model.
-    let mut chain_json = serde_json::Value::Null;
-    if let Some(mut client) = chain_client {
-        let committed = results.iter().find(|r| {
-            r["modality"].as_str() == Some(commit_modality.to_string().as_str())
-                && r.get("error").is_none()
-        });
-        match committed.and_then(|r| r["commitment"].as_str()) {
-            None => {
-                eprintln!(
-                    "✗ [chain] the {commit_modality} model was not uploaded, so nothing is \
-                     committed on chain"
-                );
-                status = ExitCode::from(1);
-                chain_json = serde_json::json!({
-                    "endpoint": chain, "netuid": args.netuid,
-                    "error": format!("the {commit_modality} model was not uploaded")});
+        Ok(Outcome::Pushed(report)) => {
+            if let Some(e) = report.chain.as_ref().and_then(|c| c.error.as_deref()) {
+                eprintln!("✗ [chain] {e}");
             }
-            Some(commitment) => {
-                let commitment = commitment.to_string();
-                match rt.block_on(commit(
-                    &mut client,
-                    &args,
-                    &hotkey,
-                    &commitment,
-                    commit_modality,
-                )) {
-                    Ok(c) => {
-                        chain_json = serde_json::json!({
-                            "endpoint": chain,
-                            "netuid": args.netuid,
-                            "modality": commit_modality.to_string(),
-                            "commitment": commitment,
-                            "block_number": c.block_number,
-                            "block_hash": c.block_hash,
-                            "verified": true,
-                        });
-                    }
-                    Err(e) => {
-                        eprintln!("✗ [chain] {e:#}");
-                        status = ExitCode::from(1);
-                        chain_json = serde_json::json!({
-                            "endpoint": chain, "netuid": args.netuid,
-                            "modality": commit_modality.to_string(),
-                            "commitment": commitment, "error": format!("{e:#}")});
-                    }
-                }
-            }
-        }
-    }
-
-    let summary =
-        serde_json::json!({ "hotkey": hotkey.ss58(), "models": results, "chain": chain_json });
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
-    } else {
-        println!("Summary (hotkey {}):", hotkey.ss58());
-        for r in &results {
-            if let Some(e) = r.get("error") {
-                println!(
-                    "  {}: FAILED: {}",
-                    r["modality"].as_str().unwrap_or("?"),
-                    e.as_str().unwrap_or("?")
-                );
+            print_report(&report, args.json)?;
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
             } else {
-                println!(
-                    "  {}: model_id {}  sha256 {}  r2_key {}\n    commitment {}",
-                    r["modality"].as_str().unwrap_or("?"),
-                    r["model_id"].as_str().unwrap_or("?"),
-                    r["sha256"].as_str().unwrap_or("?"),
-                    r["r2_key"].as_str().unwrap_or("?"),
-                    r["commitment"].as_str().unwrap_or("?"),
-                );
+                ExitCode::from(1)
+            })
+        }
+        Err(e) => {
+            eprintln!("✗ {}", refusal(&e, &args));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// A refusal before any upload, with what to do about it.
+fn refusal(e: &PushError, args: &Args) -> String {
+    match e {
+        PushError::Invalid(_) => {
+            "Nothing was uploaded: fix the errors above (see `gascli d validate`).".into()
+        }
+        PushError::NotRegistered { netuid, .. } => format!(
+            "{e}: register with `btcli subnet register --netuid {netuid} --wallet.name {} \
+             --wallet.hotkey {}` (or check --netuid / --chain-endpoint). Nothing was uploaded.",
+            args.wallet.wallet_name, args.wallet.wallet_hotkey
+        ),
+        PushError::ChainUnreachable { .. } => format!(
+            "{e}\nNothing was uploaded. Check --chain-endpoint, or re-run with --skip-chain to \
+             upload only."
+        ),
+        _ => format!("{e}. Nothing was uploaded."),
+    }
+}
+
+/// Renders events on stderr; the PUT's progress as a bar.
+#[derive(Default)]
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn finish(&mut self) {
+        if let Some(pb) = self.bar.take() {
+            pb.finish_and_clear();
+        }
+    }
+
+    fn show(&mut self, e: Event<'_>) {
+        if !matches!(e, Event::UploadProgress { .. } | Event::UploadRetry { .. }) {
+            self.finish();
+        }
+        match e {
+            Event::Validated {
+                modality,
+                path,
+                report,
+            } => {
+                if report.valid {
+                    eprintln!("✓ --{modality}-model {}: valid", path.display());
+                } else {
+                    eprintln!(
+                        "✗ --{modality}-model {}: {} error(s)",
+                        path.display(),
+                        report.errors.len()
+                    );
+                    for f in &report.errors {
+                        eprintln!("    {f}");
+                    }
+                }
             }
+            Event::OneCommitmentSlot { committed } => eprintln!(
+                "warning: a hotkey has one commitment slot per subnet; committing several models \
+                 would overwrite each other. Only the {committed} model will be committed \
+                 (choose with --commit-modality); the others are uploaded only."
+            ),
+            Event::ChainConnecting { url } => eprintln!("[chain] Connecting to {url}…"),
+            Event::ChainRetry {
+                attempt,
+                max_retries,
+                error,
+                delay,
+            } => eprintln!(
+                "[chain] {error}; retry {attempt}/{max_retries} in {} s",
+                delay.as_secs()
+            ),
+            Event::Registered { netuid, uid } => {
+                eprintln!("[chain] The hotkey is registered on netuid {netuid} (uid {uid})")
+            }
+            Event::Packaging { path, zip } => {
+                eprintln!("Packaging {} → {}", path.display(), zip.display())
+            }
+            Event::UploadStarted {
+                modality,
+                path,
+                filename,
+                size,
+                sha256,
+            } => eprintln!(
+                "Uploading {modality} model {} as {filename} ({size} bytes, sha256 {sha256})",
+                path.display()
+            ),
+            Event::UploadStep { n, what } => eprintln!("[{n}/3] {what}…"),
+            Event::UploadRetry {
+                step,
+                attempt,
+                error,
+                delay,
+            } => eprintln!("  {step}: {error}; retry {attempt} in {delay:.0?}"),
+            Event::UploadProgress { sent, total } => {
+                let pb = self.bar.get_or_insert_with(|| {
+                    let pb = indicatif::ProgressBar::with_draw_target(
+                        Some(total),
+                        indicatif::ProgressDrawTarget::stderr_with_hz(5),
+                    );
+                    pb.set_style(
+                        indicatif::ProgressStyle::with_template(
+                            "      [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                        )
+                        .expect("valid template")
+                        .progress_chars("=> "),
+                    );
+                    pb
+                });
+                pb.set_position(sent);
+            }
+            Event::Uploaded {
+                modality,
+                model_id,
+                used,
+                max,
+            } => {
+                let count = match (used, max) {
+                    (Some(u), Some(m)) => format!(" (submission {u}/{m})"),
+                    _ => String::new(),
+                };
+                eprintln!("✓ {modality} model uploaded: model_id {model_id}{count}");
+                if let (Some(u), Some(m)) = (used, max)
+                    && u >= m
+                {
+                    eprintln!(
+                        "  The {modality} quota of this hotkey is now full ({u}/{m}): further \
+                         {modality} uploads will be refused."
+                    );
+                }
+            }
+            Event::UploadFailed { modality, error } => eprintln!("✗ {modality} model: {error}"),
+            Event::AlreadyUploaded { modality, sentence } => {
+                eprintln!("= {modality} model: {sentence}")
+            }
+            Event::ReadingCommitment => eprintln!("[chain] Reading the current commitment…"),
+            Event::NoCommitmentYet => eprintln!("[chain] No commitment yet"),
+            Event::CommitmentUnchanged { block } => eprintln!(
+                "[chain] The same commitment is already on chain (block #{block}); nothing to \
+                 submit"
+            ),
+            Event::CommitmentReplaced { block, old } => eprintln!(
+                "warning: the hotkey's current commitment (block #{block}) will be overwritten:\n  \
+                 old: {old}"
+            ),
+            Event::Committing {
+                modality,
+                commitment,
+            } => eprintln!("[chain] Committing the {modality} model: {commitment}"),
+            Event::Finalized {
+                block_number,
+                block_hash,
+            } => eprintln!("[chain] Finalized in block #{block_number} ({block_hash})"),
+            Event::ReadingBack => eprintln!("[chain] Reading the commitment back…"),
+            Event::Verified => eprintln!("[chain] ✓ The on-chain commitment matches"),
         }
-        if args.skip_chain {
-            println!("  chain: skipped (--skip-chain)");
-        } else if let Some(e) = chain_json.get("error") {
-            println!("  chain: FAILED: {}", e.as_str().unwrap_or("?"));
-        } else {
-            println!(
+    }
+}
+
+fn print_plan(plan: &PushPlan, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(plan)?);
+        return Ok(());
+    }
+    println!("Plan (dry run, nothing sent):");
+    for m in &plan.models {
+        println!(
+            "  upload {} model {} to {} (vertical {})",
+            m.modality,
+            m.path.display(),
+            plan.upload_url,
+            plan.vertical
+        );
+    }
+    match (&plan.chain_endpoint, plan.commit_modality) {
+        (Some(url), Some(m)) => {
+            println!("  commit the {m} model on netuid {} via {url}", plan.netuid)
+        }
+        _ => println!("  no on-chain commitment (--skip-chain)"),
+    }
+    Ok(())
+}
+
+fn print_report(r: &PushReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    println!("Summary (hotkey {}, vertical {}):", r.hotkey, r.vertical);
+    for m in &r.models {
+        match &m.error {
+            Some(e) => println!("  {}: FAILED: {e}", m.modality),
+            None if m.already_uploaded => println!(
+                "  {}: already uploaded as model_id {} ({}); not uploaded again\n    commitment {}",
+                m.modality,
+                m.model_id.as_deref().unwrap_or("?"),
+                m.filename,
+                m.commitment.as_deref().unwrap_or("?"),
+            ),
+            None => println!(
+                "  {}: model_id {}  {}  sha256 {}  r2_key {}\n    commitment {}",
+                m.modality,
+                m.model_id.as_deref().unwrap_or("?"),
+                m.filename,
+                m.sha256,
+                m.r2_key.as_deref().unwrap_or("?"),
+                m.commitment.as_deref().unwrap_or("?"),
+            ),
+        }
+    }
+    match &r.chain {
+        None => println!("  chain: skipped (--skip-chain)"),
+        Some(c) => match &c.error {
+            Some(e) => println!("  chain: FAILED: {e}"),
+            None if c.already_on_chain => println!(
+                "  chain: the {} model's commitment was already on netuid {} (block #{}); not \
+                 submitted again",
+                c.modality.map_or("?".into(), |m| m.to_string()),
+                c.netuid,
+                c.block_number.unwrap_or_default()
+            ),
+            None => println!(
                 "  chain: {} model committed on netuid {} in block #{} ({}), verified",
-                commit_modality,
-                args.netuid,
-                chain_json["block_number"],
-                chain_json["block_hash"].as_str().unwrap_or("?")
-            );
-        }
+                c.modality.map_or("?".into(), |m| m.to_string()),
+                c.netuid,
+                c.block_number.unwrap_or_default(),
+                c.block_hash.as_deref().unwrap_or("?")
+            ),
+        },
     }
-    Ok(status)
-}
-
-/// Warns about an existing different commitment, commits with retries, reads back and compares.
-async fn commit(
-    client: &mut ChainClient,
-    args: &Args,
-    hotkey: &gas_chain::Hotkey,
-    commitment: &str,
-    modality: Modality,
-) -> anyhow::Result<gas_chain::chain::Committed> {
-    let account = hotkey.public_key();
-    step(&format!(
-        "[chain] Reading the current commitment of {} on netuid {}…",
-        hotkey.ss58(),
-        args.netuid
-    ));
-    match client.read_commitment(args.netuid, &account).await? {
-        Some(old) if old.text == commitment => {
-            step(&format!(
-                "[chain] The same commitment is already on chain (block #{}); committing again",
-                old.block
-            ));
-        }
-        Some(old) => eprintln!(
-            "warning: the hotkey's current commitment on netuid {} (block #{}) will be \
-             overwritten:\n  old: {}\n  new: {commitment}",
-            args.netuid, old.block, old.text
-        ),
-        None => step("[chain] No commitment yet"),
-    }
-    step(&format!(
-        "[chain] Committing the {modality} model: {commitment}"
-    ));
-    let retry = ChainRetry {
-        max_retries: args.max_retries,
-        retry_delay: std::time::Duration::from_secs(args.retry_delay),
-    };
-    let max = args.max_retries;
-    let committed = client
-        .commit_with_retries(
-            args.netuid,
-            commitment,
-            hotkey.keypair(),
-            retry,
-            |attempt, err, delay| {
-                eprintln!(
-                    "[chain] {err}; retry {attempt}/{max} in {} s",
-                    delay.as_secs()
-                );
-            },
-        )
-        .await
-        .context("committing on chain")?;
-    step(&format!(
-        "[chain] Finalized in block #{} ({})",
-        committed.block_number, committed.block_hash
-    ));
-    step("[chain] Reading the commitment back…");
-    let back = client
-        .read_commitment(args.netuid, &account)
-        .await
-        .context("reading the commitment back")?;
-    match back {
-        Some(b) if b.text == commitment => {
-            step("[chain] ✓ The on-chain commitment matches");
-            Ok(committed)
-        }
-        Some(b) => anyhow::bail!(
-            "the commitment read back from the chain differs from the one committed in block #{}:\n  \
-             committed: {commitment}\n  on chain:  {}",
-            committed.block_number,
-            b.text
-        ),
-        None => anyhow::bail!(
-            "no commitment found on chain after it was finalized in block #{}",
-            committed.block_number
-        ),
-    }
-}
-
-async fn upload_one(client: &UploadClient, it: &Item) -> Result<serde_json::Value, UploadError> {
-    let filename = it
-        .zip
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("model.zip")
-        .to_string();
-    step("[1/3] Requesting presigned URL…");
-    let ps = client
-        .presigned(&PresignedRequest {
-            filename,
-            file_size: it.size,
-            expected_hash: it.sha256.clone(),
-            content_type: "application/octet-stream".into(),
-            modality: it.modality.to_string(),
-            vertical: "general".into(),
-        })
-        .await?;
-    if let (Some(u), Some(m)) = (ps.submissions_used, ps.submissions_max) {
-        step(&format!(
-            "      model_id {} (submission {u}/{m})",
-            ps.model_id
-        ));
-    }
-    step("[2/3] Uploading…");
-    let pb = indicatif::ProgressBar::with_draw_target(
-        Some(it.size),
-        indicatif::ProgressDrawTarget::stderr_with_hz(5),
-    );
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "      [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    let r = client
-        .put_file(&ps.presigned_url, &it.zip, it.size, Some(&pb))
-        .await;
-    pb.finish_and_clear();
-    r?;
-    step("[3/3] Confirming upload…");
-    client.confirm(&ps.model_id, &it.sha256).await?;
-    let commitment =
-        gas_chain::commitment::commitment_string(&ps.r2_key, &it.sha256, client.hotkey().ss58())
-            .map_err(|e| UploadError::BadResponse {
-                step: "commitment",
-                detail: e.to_string(),
-            })?;
-    step(&format!(
-        "✓ {} model uploaded: model_id {}",
-        it.modality, ps.model_id
-    ));
-    Ok(serde_json::json!({
-        "modality": it.modality.to_string(),
-        "path": it.given,
-        "model_id": ps.model_id,
-        "sha256": it.sha256,
-        "size_bytes": it.size,
-        "r2_key": ps.r2_key,
-        "commitment": commitment,
-    }))
+    Ok(())
 }

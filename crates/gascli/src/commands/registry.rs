@@ -14,10 +14,12 @@ use gas_bench::runner::DataSource;
 use gas_bench::worker::{find_python, find_worker_script};
 use gas_datasets::Mode;
 use gas_package::Modality;
-use gas_registry::api::{self, ApiConfig, AppState, MODALITIES};
+use gas_registry::api;
 use gas_registry::auth::ChainAuth;
 use gas_registry::eval::{BenchEvaluator, EvalConfig, bundled_data, data_map, parse_data_arg};
-use gas_registry::worker::{self, Evaluator, PackageEvaluator, WorkerConfig};
+use gas_registry::stage::{Evaluator, PackageEvaluator};
+use gas_registry::state::{ApiConfig, AppState, MODALITIES};
+use gas_registry::worker::{self, WorkerConfig};
 use gas_registry::{Db, Store};
 
 /// Where the registry keeps its data (shared by `serve` and `worker`).
@@ -39,11 +41,11 @@ pub struct StageArgs {
     /// Time limit of the validation stage, seconds.
     #[arg(long, default_value_t = 300)]
     pub validate_timeout: u64,
-    /// Time limit of the entrance exam, seconds.
-    #[arg(long, default_value_t = 1800)]
+    /// Time limit of the entrance exam, seconds (the network's: 5100).
+    #[arg(long, default_value_t = gas_registry::eval::DEFAULT_EXAM_TIMEOUT.as_secs())]
     pub exam_timeout: u64,
-    /// Time limit of the full benchmark, seconds.
-    #[arg(long, default_value_t = 14400)]
+    /// Time limit of the full benchmark, seconds (the network's: 18000 per modality).
+    #[arg(long, default_value_t = gas_registry::eval::DEFAULT_BENCHMARK_TIMEOUT.as_secs())]
     pub benchmark_timeout: u64,
     /// Job lease length, seconds (renewed while the stage runs; an expired lease is retried).
     #[arg(long, default_value_t = 60)]
@@ -67,11 +69,12 @@ pub struct EvalArgs {
     /// Do not use the bundled examples/data/<modality> when a modality has no datasets.
     #[arg(long)]
     pub no_default_data: bool,
-    /// Overall accuracy a model needs to pass the exam.
+    /// Accuracy (averaged over the submitted modalities) a model needs to pass the exam; the
+    /// network's: 0.8.
     #[arg(long, default_value_t = gas_registry::eval::DEFAULT_EXAM_THRESHOLD)]
     pub exam_threshold: f64,
-    /// Exam size: debug (≤ 8 samples per dataset), small (≤ 100) or full.
-    #[arg(long, default_value = "debug", value_parser = parse_mode)]
+    /// Exam size: debug (≤ 8 samples per dataset), small (≤ 100, the network's) or full.
+    #[arg(long, default_value = "small", value_parser = parse_mode)]
     pub exam_mode: Mode,
     /// Benchmark size: debug, small or full.
     #[arg(long, default_value = "full", value_parser = parse_mode)]
@@ -294,6 +297,24 @@ fn evaluator(
     Ok(Arc::new(BenchEvaluator::new(cfg)))
 }
 
+/// This server's stable identity (lease owner prefix of its in-process workers), kept in
+/// `<data dir>/instance-id` so that a restarted server recognises its own jobs.
+fn instance_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("instance-id");
+    if let Ok(id) = std::fs::read_to_string(&path) {
+        let id = id.trim();
+        if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Ok(id.to_string());
+        }
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let tmp = data_dir.join(".instance-id.tmp");
+    std::fs::write(&tmp, &id)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}
+
 async fn ctrl_c() {
     let _ = tokio::signal::ctrl_c().await;
 }
@@ -340,26 +361,25 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let (db, store) = (db.clone(), store.clone());
             tokio::spawn(async move {
                 loop {
-                    if let Err(e) = api::sweep(&db, &store).await {
+                    if let Err(e) = gas_registry::sweep::sweep(&db, &store).await {
                         tracing::error!("sweep failed: {e}");
                     }
                     tokio::time::sleep(Duration::from_secs(30)).await;
                 }
             });
         }
-        for i in 0..args.workers {
-            let cfg = worker_config(
-                &args.stages,
-                Some(format!("serve-{}-{i}", std::process::id())),
-            );
-            let Some(ev) = ev.clone() else { break };
-            tokio::spawn(worker::run_loop(
-                db.clone(),
-                store.clone(),
-                ev,
-                cfg,
-                std::future::pending(),
-            ));
+        if let Some(ev) = ev {
+            let instance = instance_id(&args.storage.data_dir)?;
+            let template = worker_config(&args.stages, None);
+            let reclaimed =
+                worker::start_in_process(&db, &store, ev, &template, &instance, args.workers)
+                    .await
+                    .context("starting the in-process workers")?;
+            if reclaimed > 0 {
+                eprintln!(
+                    "resumed {reclaimed} job(s) this server's workers were running when it stopped"
+                );
+            }
         }
         println!("gascli registry listening on http://{addr} (upload URL: http://{addr}/upload)");
         axum::serve(listener, api::router(state))

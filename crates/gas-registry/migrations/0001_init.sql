@@ -1,4 +1,4 @@
--- gas-registry schema (SQLite). Keep in step with ../postgres/0001_init.sql.
+-- gas-registry schema, one source for SQLite and PostgreSQL: only SQL both accept (BIGINT, TEXT, DOUBLE PRECISION, no AUTOINCREMENT/SERIAL, no dialect functions).
 CREATE TABLE uploads (
     model_id      TEXT PRIMARY KEY,
     hotkey        TEXT NOT NULL,

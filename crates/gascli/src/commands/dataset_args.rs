@@ -1,0 +1,98 @@
+//! The dataset flags `gasbench run` users know, with the same names and meanings, shared by
+//! `gascli d bench` (flattened into its arguments) and `gascli d datasets`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use gas_datasets::plan::Selection;
+use gas_datasets::{load_catalog, load_holdout_catalog, local_dir_specs};
+use gas_package::Modality;
+
+/// The bundled catalog of the network's public benchmark datasets (used when no
+/// `--dataset-config` / `--data-dir` is given).
+pub const DEFAULT_CATALOG: &str = include_str!("../../../../catalogs/network-public.yaml");
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct DatasetArgs {
+    /// Dataset catalog YAML (`datasets:` list or `image:`/`video:`/`audio:` groups); repeatable.
+    /// Default: the network's public benchmark datasets (catalogs/network-public.yaml).
+    #[arg(long, value_name = "PATH")]
+    pub dataset_config: Vec<PathBuf>,
+    /// Private holdout catalog: its datasets are added with obfuscated names.
+    #[arg(long, value_name = "PATH")]
+    pub holdout_config: Vec<PathBuf>,
+    /// Local folder with real/, synthetic/, semisynthetic/ subfolders; repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Vec<PathBuf>,
+    /// Only datasets whose names contain one of these substrings (case-insensitive).
+    #[arg(long, num_args = 1.., value_name = "PATTERN")]
+    pub datasets: Vec<String>,
+    /// Only datasets with this content_category (e.g. faces, documents).
+    #[arg(long, value_name = "CATEGORY")]
+    pub content_category: Option<String>,
+    /// Only GAS-Station datasets (names containing `gasstation`); holdouts are left out.
+    #[arg(long)]
+    pub gasstation_only: bool,
+    /// Only the holdout datasets (needs --holdout-config).
+    #[arg(long)]
+    pub holdouts_only: bool,
+    /// Take N samples from every dataset instead of its share of the mode's total (quick runs).
+    #[arg(long, value_name = "N")]
+    pub per_dataset: Option<usize>,
+}
+
+impl DatasetArgs {
+    /// Refuses what a gasbench user could get wrong: a catalog file given to `--datasets`.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for d in &self.datasets {
+            let lower = d.to_lowercase();
+            if lower.ends_with(".yaml") || lower.ends_with(".yml") {
+                bail!(
+                    "--datasets takes dataset name substrings (as in gasbench), not a catalog file: use --dataset-config {d}"
+                );
+            }
+        }
+        if self.holdouts_only && self.holdout_config.is_empty() {
+            bail!("--holdouts-only requires --holdout-config");
+        }
+        Ok(())
+    }
+
+    /// Loads the catalogs (the bundled one when none is given) into a [`Selection`].
+    pub fn selection(&self, modalities: &[Modality]) -> anyhow::Result<Selection> {
+        self.check()?;
+        let mut sel = Selection {
+            name_filters: self.datasets.clone(),
+            content_category: self.content_category.clone(),
+            gasstation_only: self.gasstation_only,
+            holdouts_only: self.holdouts_only,
+            per_dataset: self.per_dataset,
+            ..Selection::default()
+        };
+        for c in &self.dataset_config {
+            sel.catalog.extend(
+                load_catalog(c)
+                    .with_context(|| format!("loading --dataset-config {}", c.display()))?,
+            );
+        }
+        for h in &self.holdout_config {
+            sel.holdouts.extend(
+                load_holdout_catalog(h)
+                    .with_context(|| format!("loading --holdout-config {}", h.display()))?,
+            );
+        }
+        for d in &self.data_dir {
+            for m in modalities {
+                sel.local.extend(
+                    local_dir_specs(d, *m)
+                        .with_context(|| format!("reading --data-dir {}", d.display()))?,
+                );
+            }
+        }
+        if self.dataset_config.is_empty() && self.data_dir.is_empty() && !self.holdouts_only {
+            sel.catalog = gas_datasets::catalog::parse_catalog(DEFAULT_CATALOG)
+                .context("the bundled network catalog")?;
+        }
+        Ok(sel)
+    }
+}

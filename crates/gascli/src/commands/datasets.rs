@@ -1,0 +1,173 @@
+//! `gascli d datasets list|download|verify`: the datasets a run would use, and their cache
+//! (gasbench's `download` and `verify-cache`).
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use gas_datasets::cache::{DatasetStatus, prepare_all};
+use gas_datasets::plan::plan_run;
+use gas_datasets::{Mode, OpenOptions, default_cache_dir};
+use gas_package::Modality;
+
+use super::dataset_args::DatasetArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Print the datasets a run would use, with each one's sample cap.
+    List(Common),
+    /// Download the files a run would use into the cache (resumable).
+    Download(Download),
+    /// Check that the cache holds everything a run would use (nothing is downloaded).
+    Verify(Common),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("mode").multiple(false))]
+pub struct Common {
+    /// Only this modality (default: all three).
+    #[arg(long, value_parser = ["image", "video", "audio", "all"])]
+    pub modality: Option<String>,
+    /// Debug mode: the first dataset of each modality, 100 / 50 / 50 samples.
+    #[arg(long, group = "mode")]
+    pub debug: bool,
+    /// Small mode (the entrance exam): 5 000 samples per modality.
+    #[arg(long, group = "mode")]
+    pub small: bool,
+    /// Full mode (the default, as gasbench): 55 000 / 26 000 / 37 000 samples.
+    #[arg(long, group = "mode")]
+    pub full: bool,
+    #[command(flatten)]
+    pub data: DatasetArgs,
+    /// Download cache (default: $GASCLI_CACHE_DIR or ~/.cache/gascli).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Sampling seed (chooses the files, as in a run).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Download {
+    #[command(flatten)]
+    pub common: Common,
+    /// Datasets downloaded at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub concurrent: usize,
+}
+
+impl Common {
+    fn mode(&self) -> Mode {
+        if self.debug {
+            Mode::Debug
+        } else if self.small {
+            Mode::Small
+        } else {
+            Mode::Full
+        }
+    }
+
+    fn modalities(&self) -> Vec<Modality> {
+        match self.modality.as_deref() {
+            Some("image") => vec![Modality::Image],
+            Some("video") => vec![Modality::Video],
+            Some("audio") => vec![Modality::Audio],
+            _ => vec![Modality::Image, Modality::Video, Modality::Audio],
+        }
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (common, concurrent, offline, list_only) = match &args.action {
+        Action::List(c) => (c, 1, true, true),
+        Action::Download(d) => (&d.common, d.concurrent, false, false),
+        Action::Verify(c) => (c, 1, true, false),
+    };
+    let modalities = common.modalities();
+    let sel = common.data.selection(&modalities)?;
+    let mode = common.mode();
+    let planned: Vec<_> = modalities
+        .iter()
+        .flat_map(|m| plan_run(&sel, *m, mode).datasets)
+        .collect();
+    if list_only {
+        if common.json {
+            let v: Vec<serde_json::Value> = planned
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "name": p.spec.name, "original_name": p.spec.original_name,
+                        "modality": p.spec.modality.as_str(), "media_type": p.spec.media_type.as_str(),
+                        "path": p.spec.path, "cap": p.cap,
+                        "media_per_archive": p.spec.media_per_archive,
+                        "archives_per_dataset": p.spec.archives_per_dataset,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            println!(
+                "{:<48} {:<6} {:<13} {:>6}  path",
+                "dataset", "", "media_type", "cap"
+            );
+            for p in &planned {
+                println!(
+                    "{:<48} {:<6} {:<13} {:>6}  {}",
+                    p.spec.name,
+                    p.spec.modality.as_str(),
+                    p.spec.media_type.as_str(),
+                    p.cap,
+                    p.spec.path
+                );
+            }
+            println!("{} datasets ({mode} mode)", planned.len());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opts = OpenOptions {
+        mode,
+        seed: common.seed,
+        cache_dir: common.cache_dir.clone().unwrap_or_else(default_cache_dir),
+        offline,
+        ..OpenOptions::default()
+    };
+    let json = common.json;
+    let print = |s: &DatasetStatus| {
+        if json {
+            return;
+        }
+        match (&s.samples, &s.error) {
+            (Some(n), _) => eprintln!("ok       {:<48} {n} samples", s.name),
+            (_, Some(e)) => eprintln!("{:<8} {:<48} {e}", s.error_kind.unwrap_or("error"), s.name),
+            _ => {}
+        }
+    };
+    let statuses = prepare_all(&planned, &opts, concurrent, &print);
+    let failed = statuses.iter().filter(|s| !s.ok()).count();
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&statuses).context("writing JSON")?
+        );
+    } else {
+        println!(
+            "{} of {} datasets ready in {}",
+            statuses.len() - failed,
+            statuses.len(),
+            opts.cache_dir.display()
+        );
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
