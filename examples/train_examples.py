@@ -92,12 +92,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--per-class", type=int, default=40)
+    ap.add_argument("--modality", choices=["image", "video", "audio", "all"], default="all")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         subprocess.run([sys.executable, str(HERE / "make_sample_data.py"), str(tmp), "--seed", str(a.seed),
-                        "--per-class", str(a.per_class)], check=True)
-        for modality in ("image", "video", "audio"):
+                        "--per-class", str(a.per_class), "--modality", a.modality], check=True)
+        for modality in ("image", "video", "audio") if a.modality == "all" else (a.modality,):
             pkg = HERE / f"{modality}-detector"
             cfg = yaml.safe_load((pkg / "model_config.yaml").read_text())
             pre = cfg.get("preprocessing", {})
@@ -108,9 +109,12 @@ def main():
                     if modality == "image":
                         xs.append(image_tensor(f, H, W))
                     elif modality == "video":
-                        xs.append(video_tensor(f, H, W, pre["max_frames"]))
+                        # frames as the network reads them: num_frames, alias max_frames, cap 64
+                        T = min(pre.get("num_frames", pre.get("max_frames", 16)), 64)
+                        xs.append(video_tensor(f, H, W, T))
                     else:
-                        xs.append(audio_tensor(f, pre["sample_rate"], pre["duration_seconds"]))
+                        # the network always feeds 16 kHz x 6 s, whatever the config says
+                        xs.append(audio_tensor(f, 16000, 6.0))
                     ys.append(y)
             batch = torch.from_numpy(np.stack(xs))
             mod = load_module(pkg / "model.py")

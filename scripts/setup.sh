@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # One idempotent set-up for everything outside cargo that gascli's worker and tests need.
 #
-#   scripts/setup.sh            worker venv (.venv): torch (CPU use), numpy, safetensors
-#   scripts/setup.sh --test     + reference tools for the test suite (scikit-learn, opencv,
-#                                 bittensor-wallet, Pillow, pyarrow) and the system packages
-#                                 the tests drive (ffmpeg)
+#   scripts/setup.sh            worker venv (.venv): the network's model runtime at the network's
+#                                 own pins (python/requirements.txt: torch, torchvision, torchaudio,
+#                                 transformers, timm, einops, safetensors, numpy, scipy, Pillow,
+#                                 OpenCV, scikit-image, fvcore, decord); about 7 GB, as PyPI's
+#                                 torch wheel brings its CUDA libraries (unused on a CPU)
+#   scripts/setup.sh --test     + reference tools for the test suite (scikit-learn, pyarrow,
+#                                 PyYAML, bittensor-wallet) and the system packages the tests
+#                                 drive (ffmpeg)
 #
 # The venv is reused when the hash of the requirement files it was built from matches, so a
 # second run takes about a second. GASCLI_VENV overrides the location (default: ./.venv).
@@ -15,7 +19,7 @@ want_test=0
 for a in "$@"; do
   case "$a" in
     --test) want_test=1 ;;
-    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$a' (use --test or nothing)" >&2; exit 2 ;;
   esac
 done

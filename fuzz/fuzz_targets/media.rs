@@ -11,6 +11,9 @@ fuzz_target!(|data: &[u8]| {
         size: [u32::from(sel & 0x1f) + 1, u32::from((sel >> 2) & 0x1f) + 1],
         apply_exif: sel & 0x40 != 0,
         fast_decode: sel & 0x80 != 0,
+        // The network's cache step (decode, re-encode as Pillow's save(), decode again).
+        reencode: sel & 0x20 != 0,
+        reencode_cache: None,
     };
     if sel & 1 == 0 {
         let _ = gas_media::decode_image(bytes, &opts);

@@ -9,16 +9,23 @@ per request:
     u32 header_len | header_len bytes of UTF-8 JSON | header["nbytes"] raw payload bytes (optional)
 
 Requests:
-    {"op": "load", "package_dir", "weights_path", "num_classes", "modality", "preprocessing": {...}}
+    {"op": "load", "package_dir", "weights_path", "model_kwargs": {...}, "dtype", "modality", ...}
     {"op": "infer", "shape": [...], "dtype": "uint8" | "float32", "nbytes": N}  + N bytes
     {"op": "ping"}, {"op": "exit"}
 Replies: {"ok": true, ...} (infer: "shape": [B, K], "nbytes", then float32 logits) or
-         {"ok": false, "kind": "...", "error": "message"}.
+         {"ok": false, "kind": "...", "error": "message"}; a module model.py needs and the venv
+         lacks: kind "missing-module", error = the module's name (the parent writes the line).
+
+As the network does (bench.md, "Labels and model outputs"): load_model(weights_path, **kwargs)
+with every `model:` key but weights_file, and on TypeError once more with num_classes only; the
+model moved to the config's dtype; forward under torch.no_grad(); the output unwrapped (.logits,
+a dict's "logits" / "output" / only value, a one-element tuple or list); its last dimension 1, 2,
+3 or num_classes. The reply holds one row of K float32 values per sample (the sample's output
+flattened); the parent turns each row into the network's probabilities and call.
 The payload is read straight into a preallocated buffer and wrapped with torch.frombuffer: no
 per-pixel Python work. Anything the model prints goes to stderr (stdout is the protocol).
 """
 import importlib.util
-import inspect
 import json
 import math
 import os
@@ -113,34 +120,67 @@ class State:
     buf = bytearray(0)
 
 
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def call_load_model(fn, weights_path, kwargs):
+    """The network's call: all `model:` keys as keyword arguments; on TypeError, num_classes only.
+    Returns (model, the TypeError's text when the fallback was taken)."""
+    try:
+        return fn(weights_path, **kwargs), None
+    except TypeError as e:
+        return fn(weights_path, num_classes=kwargs.get("num_classes", 2)), f"{e}"
+
+
 def load(req):
     pkg = req["package_dir"]
     path = os.path.join(pkg, "model.py")
-    spec = importlib.util.spec_from_file_location("gas_miner_model", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, pkg)
-    spec.loader.exec_module(mod)
-    fn = getattr(mod, "load_model", None)
-    if not callable(fn):
-        return fail("load", f"{path}: no callable load_model(weights_path, num_classes)")
-    kwargs = {"num_classes": req["num_classes"]}
-    params = inspect.signature(fn).parameters
-    accepts_any = any(p.kind == p.VAR_KEYWORD for p in params.values())
-    for k, v in (req.get("preprocessing") or {}).items():
-        if v is not None and (accepts_any or k in params) and k not in kwargs:
-            kwargs[k] = v
-    model = fn(req["weights_path"], **kwargs)
+    try:
+        spec = importlib.util.spec_from_file_location("gas_miner_model", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, pkg)
+        spec.loader.exec_module(mod)
+        fn = getattr(mod, "load_model", None)
+        if not callable(fn):
+            return fail("load", f"{path}: no callable load_model(weights_path, num_classes)")
+        kwargs = dict(req.get("model_kwargs") or {"num_classes": req.get("num_classes", 2)})
+        model, fallback = call_load_model(fn, req["weights_path"], kwargs)
+    except ModuleNotFoundError as e:
+        traceback.print_exc(file=sys.stderr)
+        return fail("missing-module", e.name or str(e))
     if not isinstance(model, torch.nn.Module):
         return fail("load", f"load_model returned {type(model).__name__}, expected a torch.nn.Module")
-    model.eval()
     State.device = req.get("device", "cpu")
     if State.device == "cuda" and not torch.cuda.is_available():
         return fail("load", "--device cuda asked for, but torch sees no CUDA device")
-    State.model = model.to(State.device)
-    State.num_classes = int(req["num_classes"])
+    dtype = DTYPES[req.get("dtype") or "float32"]
+    State.model = model.to(device=State.device, dtype=dtype).eval()
+    State.num_classes = int(kwargs.get("num_classes", 2))
     State.name = req.get("name", "model")
     send({"ok": True, "torch": torch.__version__, "threads": torch.get_num_threads(),
-          "kwargs": sorted(kwargs)})
+          "kwargs": sorted(kwargs) if fallback is None else ["num_classes"],
+          "load_fallback": fallback, "dtype": str(dtype).replace("torch.", "")})
+
+
+def unwrap(out):
+    """The model's output as the network's worker unwraps it, or a ValueError saying why not."""
+    if hasattr(out, "logits"):
+        return out.logits
+    if isinstance(out, dict):
+        if "logits" in out:
+            return out["logits"]
+        if "output" in out:
+            return out["output"]
+        if len(out) == 1:
+            return next(iter(out.values()))
+        raise ValueError(f"forward returned a dict with keys {sorted(map(str, out))} and no "
+                         f"'logits' or 'output' key; return the logits tensor or key it 'logits'")
+    if isinstance(out, (tuple, list)):
+        if len(out) == 1:
+            return out[0]
+        raise ValueError(f"forward returned a {type(out).__name__} of {len(out)} items; return "
+                         f"the logits tensor (a one-element tuple is unwrapped)")
+    return out
 
 
 def infer(req):
@@ -153,19 +193,24 @@ def infer(req):
     dtype = {"uint8": torch.uint8, "float32": torch.float32}[req["dtype"]]
     shape = [int(s) for s in req["shape"]]
     x = torch.frombuffer(State.buf, dtype=dtype, count=math.prod(shape)).reshape(shape)
-    with torch.inference_mode():
+    with torch.no_grad():
         out = State.model(x.to(State.device))
     b = shape[0]
-    want = f"[{b}, {State.num_classes}]"
+    where = f"{State.name}: batch {req.get('batch', '?')}"
+    want = f"[{b}, {State.num_classes}] logits (last dimension 1, 2, 3 or num_classes)"
+    try:
+        out = unwrap(out)
+    except ValueError as e:
+        return fail("output", f"{where}: {e}")
     if not isinstance(out, torch.Tensor):
-        return fail("output", f"{State.name}: forward returned {type(out).__name__}, expected a tensor {want}")
-    if tuple(out.shape) != (b, State.num_classes):
-        return fail("output", f"{State.name}: batch {req.get('batch', '?')}: output shape {list(out.shape)}, expected {want} logits")
-    if not out.is_floating_point():
-        return fail("output", f"{State.name}: batch {req.get('batch', '?')}: output dtype {out.dtype}, expected floating-point logits")
-    out = out.detach().to("cpu", torch.float32).contiguous()
-    if not torch.isfinite(out).all():
-        return fail("output", f"{State.name}: batch {req.get('batch', '?')}: output holds NaN or Inf (expected finite logits {want})")
+        return fail("output", f"{where}: forward returned {type(out).__name__}, expected a tensor {want}")
+    if out.dim() == 0 or out.shape[-1] not in (1, 2, 3, State.num_classes):
+        return fail("output", f"{where}: output shape {list(out.shape)}, expected {want}")
+    if out.shape[0] != b:
+        return fail("output", f"{where}: output has {out.shape[0]} rows for a batch of {b} samples, expected {want}")
+    if out.is_complex():
+        return fail("output", f"{where}: output dtype {out.dtype}, expected real logits")
+    out = out.detach().to("cpu").to(torch.float32).reshape(b, -1).contiguous()
     send({"ok": True, "shape": list(out.shape), "nbytes": out.numel() * 4}, out.numpy().tobytes())
 
 

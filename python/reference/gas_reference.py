@@ -6,9 +6,17 @@ cv2.resize INTER_LINEAR; decord, or the FFmpeg CLI with decord's pixel conversio
 frames; the FFmpeg CLI for audio), written plainly so the Rust tensors can be compared
 against it.
 
+Image commands take --cache-step: first the network's cache step (each sample stored with
+Pillow's image.save(path) under the name the network derives from image.format, then read
+back), which is what the network's model sees.
+
 Usage:
-  gas_reference.py image  --size H W -o OUT.npy FILE...      # uint8 [N,3,H,W]
-  gas_reference.py decode FILE OUT.npy                        # uint8 [h,w,3] Pillow RGB
+  gas_reference.py image  --size H W [--cache-step] -o OUT.npy FILE...   # uint8 [N,3,H,W]
+  gas_reference.py decode [--cache-step] FILE OUT.npy         # uint8 [h,w,3] Pillow RGB
+  gas_reference.py cache-step FILE OUT                         # the stored bytes
+  gas_reference.py augment --size H W [--no-cache-step] -o OUT.npy FILE...  # robustness chain
+  gas_reference.py area-list LIST                              # lines "IN.npy H W OUT.npy", INTER_AREA
+  gas_reference.py info                                        # library versions (JSON)
   gas_reference.py resize-list LIST                           # lines "IN.npy H W OUT.npy"
   gas_reference.py video  --size H W --frames T [--frame-rate R] [--decoder ffmpeg|decord]
                           -o OUT.npy FILE...                                   # [N,T,3,H,W]
@@ -16,8 +24,11 @@ Usage:
 """
 import argparse
 import io
+import json
+import os
 import subprocess
 import sys
+import tempfile
 
 import cv2
 import numpy as np
@@ -29,6 +40,53 @@ cv2.setNumThreads(1)
 def pil_rgb(data: bytes) -> np.ndarray:
     """bench.md Image step 1: Pillow open + convert("RGB"), no EXIF transpose."""
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def cache_step(data: bytes) -> bytes:
+    """bench.md "The cache step": the network opens the sample with Pillow, names the file
+    img_NNNNNN.jpg for JPEG and img_NNNNNN.<format in lower case> otherwise (JPEG when Pillow
+    knows no format), and calls image.save(path) with no options: the saver and its defaults
+    follow from that extension. Returns the bytes so stored."""
+    image = Image.open(io.BytesIO(data))
+    fmt = image.format if image.format else "JPEG"
+    ext = ".jpg" if fmt.upper() == "JPEG" else "." + fmt.lower()
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "img_000000" + ext)
+        image.save(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def pil_rgb_cached(data: bytes) -> np.ndarray:
+    """What the network's model-side decoder returns for a sample: its stored bytes, opened
+    and converted to RGB."""
+    return pil_rgb(cache_step(data))
+
+
+def pil_roundtrip(img: np.ndarray, fmt: str, **opts) -> np.ndarray:
+    """Encode an RGB array with Pillow in memory and decode it back to RGB."""
+    buf = io.BytesIO()
+    Image.fromarray(img, mode="RGB").save(buf, format=fmt, **opts)
+    buf.seek(0)
+    return np.asarray(Image.open(buf).convert("RGB"))
+
+
+def robustness_chain(img: np.ndarray, th: int, tw: int) -> np.ndarray:
+    """bench.md "Robustness pass", image chain, on a decoded RGB sample: halve with
+    INTER_AREA unless a side would drop below 256 px or not shrink (then skip), back up with
+    INTER_LINEAR; JPEG q55 with 4:2:0; WebP q75 method 4; JPEG q80 with 4:2:0; then the
+    normal crop + resize."""
+    img = np.ascontiguousarray(img, dtype=np.uint8)
+    h, w = img.shape[:2]
+    small_h = max(256, int(round(h * 0.5)))
+    small_w = max(256, int(round(w * 0.5)))
+    if small_h < h and small_w < w:
+        img = cv2.resize(img, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    img = pil_roundtrip(img, "JPEG", quality=55, subsampling=2)
+    img = pil_roundtrip(img, "WEBP", quality=75, method=4)
+    img = pil_roundtrip(img, "JPEG", quality=80, subsampling=2)
+    return crop_resize(img, th, tw)
 
 
 def crop_box(h: int, w: int, th: int, tw: int):
@@ -46,10 +104,26 @@ def crop_resize(img: np.ndarray, th: int, tw: int) -> np.ndarray:
     return cv2.resize(crop, (tw, th), interpolation=cv2.INTER_LINEAR)
 
 
-def image_tensor(path: str, th: int, tw: int) -> np.ndarray:
+def image_tensor(path: str, th: int, tw: int, cached: bool = False) -> np.ndarray:
     with open(path, "rb") as f:
-        img = pil_rgb(f.read())
+        data = f.read()
+    img = pil_rgb_cached(data) if cached else pil_rgb(data)
     return crop_resize(img, th, tw).transpose(2, 0, 1)
+
+
+def augment_tensor(path: str, th: int, tw: int, cached: bool = True) -> np.ndarray:
+    with open(path, "rb") as f:
+        data = f.read()
+    img = pil_rgb_cached(data) if cached else pil_rgb(data)
+    return robustness_chain(img, th, tw).transpose(2, 0, 1)
+
+
+def versions() -> dict:
+    from PIL import features
+    import PIL
+    return {"pillow": PIL.__version__, "opencv": cv2.__version__, "numpy": np.__version__,
+            "libjpeg_turbo": features.version("libjpeg_turbo"),
+            "webp": features.version("webp")}
 
 
 def video_fps_cli(path: str) -> float:
@@ -138,8 +212,16 @@ def main(argv):
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("image"); a.add_argument("--size", nargs=2, type=int, required=True)
+    a.add_argument("--cache-step", action="store_true")
     a.add_argument("-o", required=True); a.add_argument("files", nargs="+")
-    a = sub.add_parser("decode"); a.add_argument("file"); a.add_argument("out")
+    a = sub.add_parser("decode"); a.add_argument("--cache-step", action="store_true")
+    a.add_argument("file"); a.add_argument("out")
+    a = sub.add_parser("cache-step"); a.add_argument("file"); a.add_argument("out")
+    a = sub.add_parser("augment"); a.add_argument("--size", nargs=2, type=int, required=True)
+    a.add_argument("--no-cache-step", action="store_true")
+    a.add_argument("-o", required=True); a.add_argument("files", nargs="+")
+    a = sub.add_parser("area-list"); a.add_argument("list")
+    sub.add_parser("info")
     a = sub.add_parser("resize-list"); a.add_argument("list")
     a = sub.add_parser("video"); a.add_argument("--size", nargs=2, type=int, required=True)
     a.add_argument("--frames", type=int, required=True)
@@ -151,10 +233,27 @@ def main(argv):
     a.add_argument("-o", required=True); a.add_argument("files", nargs="+")
     args = p.parse_args(argv)
     if args.cmd == "image":
-        np.save(args.o, np.stack([image_tensor(f, *args.size) for f in args.files]))
+        np.save(args.o, np.stack([image_tensor(f, *args.size, args.cache_step)
+                                  for f in args.files]))
     elif args.cmd == "decode":
         with open(args.file, "rb") as f:
-            np.save(args.out, pil_rgb(f.read()))
+            data = f.read()
+        np.save(args.out, pil_rgb_cached(data) if args.cache_step else pil_rgb(data))
+    elif args.cmd == "cache-step":
+        with open(args.file, "rb") as f:
+            data = cache_step(f.read())
+        with open(args.out, "wb") as f:
+            f.write(data)
+    elif args.cmd == "augment":
+        np.save(args.o, np.stack([augment_tensor(f, *args.size, not args.no_cache_step)
+                                  for f in args.files]))
+    elif args.cmd == "area-list":
+        for line in open(args.list):
+            src, th, tw, dst = line.split()
+            np.save(dst, cv2.resize(np.load(src), (int(tw), int(th)),
+                                    interpolation=cv2.INTER_AREA))
+    elif args.cmd == "info":
+        print(json.dumps(versions()))
     elif args.cmd == "resize-list":
         for line in open(args.list):
             src, th, tw, dst = line.split()

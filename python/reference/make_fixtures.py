@@ -4,6 +4,7 @@
 Photo-like content (smooth gradients + noise), deterministic (seeded), in every still format
 and mode bench.md names, plus short clips made with the FFmpeg CLI.
 Usage: make_fixtures.py OUTDIR [--video] [--video-set] [--audio] [--audio-set] [--no-images]
+                          [--chain]
 """
 import os
 import subprocess
@@ -55,6 +56,50 @@ def images(out):
     exif = Image.Exif()
     exif[0x0112] = 6
     im.save(f"{out}/exif6.jpg", quality=90, exif=exif.tobytes())
+    cache_step_inputs(out, im, rgb, rgba)
+
+
+def cache_step_inputs(out, im, rgb, rgba):
+    """Inputs of the cache-step tests: every JPEG sampling and colour space, WebP lossy /
+    lossless / alpha / animated, PNG and GIF with transparency, MPO, a COM marker."""
+    import cv2
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    for name, flag in [("s411", cv2.IMWRITE_JPEG_SAMPLING_FACTOR_411),
+                       ("s440", cv2.IMWRITE_JPEG_SAMPLING_FACTOR_440)]:
+        cv2.imwrite(f"{out}/{name}.jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 92,
+                                              cv2.IMWRITE_JPEG_SAMPLING_FACTOR, flag])
+    im.convert("CMYK").save(f"{out}/cmyk.jpg", quality=90)
+    im.save(f"{out}/comment.jpg", quality=95, comment=b"gascli test comment")
+    im.save(f"{out}/progressive444.jpg", quality=93, progressive=True, subsampling=0)
+    noisy = np.random.default_rng(9).integers(0, 256, (97, 61, 3), dtype=np.uint8)
+    Image.fromarray(noisy).save(f"{out}/noise_odd.jpg", quality=97, subsampling=2)
+    Image.fromarray(photo(40, 33, 4)).save(f"{out}/tiny.jpg", quality=80)
+    Image.fromarray(rgba, "RGBA").save(f"{out}/alpha_lossy.webp", quality=70)
+    Image.fromarray(rgba, "RGBA").save(f"{out}/alpha_lossless.webp", lossless=True)
+    Image.fromarray(noisy).save(f"{out}/noise.webp", quality=90)
+    frames = [im, Image.fromarray(photo(181, 263, 5))]
+    frames[0].save(f"{out}/anim.webp", save_all=True, append_images=frames[1:], duration=40,
+                   quality=85)
+    frames[0].save(f"{out}/multi.mpo", format="MPO", save_all=True,
+                   append_images=frames[1:], quality=88)
+    pal = im.quantize(64)
+    pal.save(f"{out}/palette_trns.png", transparency=5)
+    im.quantize(32).save(f"{out}/trans.gif", transparency=3)
+
+
+def chain_inputs(out):
+    """Inputs of the robustness-chain tests: sizes around and below the 256-px floor, even
+    (exact 2x INTER_AREA) and odd (general INTER_AREA), gray, alpha, palette, tiny."""
+    sizes = [(600, 800), (513, 701), (300, 1000), (257, 400), (256, 600), (200, 900),
+             (520, 262), (1, 1), (17, 3)]
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(photo(h, w, 20 + i)).save(f"{out}/chain_{h}x{w}.jpg", quality=92)
+    Image.fromarray(photo(530, 530, 40)).convert("L").save(f"{out}/chain_gray.jpg", quality=90)
+    rgba = np.dstack([photo(514, 610, 41), (np.arange(610)[None, :].repeat(514, 0) % 256)
+                      .astype(np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(f"{out}/chain_rgba.png")
+    Image.fromarray(photo(389, 600, 42)).quantize(50).save(f"{out}/chain_palette.png")
+    Image.fromarray(photo(700, 515, 43)).save(f"{out}/chain_lossy.webp", quality=85)
 
 
 def ff(*args):
@@ -131,6 +176,8 @@ if __name__ == "__main__":
     os.makedirs(out, exist_ok=True)
     if "--no-images" not in sys.argv:
         images(out)
+    if "--chain" in sys.argv:
+        chain_inputs(out)
     if "--video" in sys.argv:
         videos(out)
     if "--video-set" in sys.argv:

@@ -14,5 +14,6 @@ pub mod preprocess;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod runtime;
 pub mod sandbox;
 pub mod worker;

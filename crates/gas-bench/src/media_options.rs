@@ -13,18 +13,27 @@ use gas_package::{Modality, ModelConfig};
 
 use crate::worker::{Batch, BatchData};
 
-/// Audio sample rate when the config gives none, Hz.
-pub const DEFAULT_SAMPLE_RATE: u32 = 16_000;
-/// Audio clip length when the config gives none, seconds.
-pub const DEFAULT_DURATION_SECONDS: f64 = 6.0;
-
-/// Local decode switches that are not part of a model's config (both are NOT network-exact).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Local decode switches that are not part of a model's config. The default is the network's
+/// path; any other value is NOT network-exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeFlags {
     /// Images: decode JPEGs at a reduced DCT scale when the target is much smaller.
     pub fast_decode: bool,
     /// Images: apply the EXIF orientation tag.
     pub apply_exif: bool,
+    /// Images: the network's cache step (JPEG / WebP re-encoded as Pillow's `save()` before
+    /// decoding; on by default). Off: the original bytes are decoded.
+    pub reencode: bool,
+}
+
+impl Default for DecodeFlags {
+    fn default() -> Self {
+        DecodeFlags {
+            fast_decode: false,
+            apply_exif: false,
+            reencode: true,
+        }
+    }
 }
 
 /// The preprocessing a model's samples get, for its modality.
@@ -46,33 +55,43 @@ pub enum Dtype {
 }
 
 impl MediaOptions {
-    /// The options for `cfg`: `preprocessing.resize` (default [`gas_package::DEFAULT_IMAGE_SIZE`])
-    /// for images and video frames; `max_frames` (default [`gas_media::DEFAULT_NUM_FRAMES`],
-    /// capped at [`gas_media::MAX_NUM_FRAMES`]) and `fps` (the sampling rate) for video; `sample_rate` and `duration_seconds` (defaults [`DEFAULT_SAMPLE_RATE`],
-    /// [`DEFAULT_DURATION_SECONDS`]) for audio.
+    /// The options for `cfg`, as the network reads the config (gas_package::ModelConfig):
+    /// `preprocessing.resize` for images and video frames; the frame count
+    /// ([`ModelConfig::video_frames`], capped at 64) and `frame_rate` sampling for video; audio
+    /// always [`gas_package::AUDIO_SAMPLE_RATE`] Hz × [`gas_package::AUDIO_SECONDS`] s, whatever
+    /// the config says. No re-encode cache on disk: see [`Self::with_reencode_cache`].
     pub fn from_config(cfg: &ModelConfig, flags: DecodeFlags) -> Self {
         let size = cfg.image_size();
-        let p = &cfg.preprocessing;
         MediaOptions {
             modality: cfg.modality,
             image: ImageOptions {
                 size,
                 apply_exif: flags.apply_exif,
                 fast_decode: flags.fast_decode,
+                reencode: flags.reencode,
+                reencode_cache: None,
             },
             video: VideoOptions {
                 size,
-                num_frames: p
-                    .max_frames
-                    .unwrap_or(gas_media::DEFAULT_NUM_FRAMES)
-                    .min(gas_media::MAX_NUM_FRAMES),
-                frame_rate: p.fps,
+                num_frames: cfg.video_frames(),
+                frame_rate: cfg.frame_rate(),
             },
             audio: AudioOptions {
-                sample_rate: p.sample_rate.unwrap_or(DEFAULT_SAMPLE_RATE),
-                duration_seconds: p.duration_seconds.unwrap_or(DEFAULT_DURATION_SECONDS),
+                sample_rate: gas_package::AUDIO_SAMPLE_RATE,
+                duration_seconds: gas_package::AUDIO_SECONDS,
             },
         }
+    }
+
+    /// Keeps the cache step's re-encoded images under `dir` (an image model with the cache step
+    /// on; otherwise unchanged). A cache that cannot be opened is left out: every sample is then
+    /// re-encoded in memory, with the same result.
+    pub fn with_reencode_cache(mut self, dir: &Path) -> Self {
+        if self.modality == Modality::Image && self.image.reencode {
+            self.image.reencode_cache =
+                gas_media::ReencodeCache::open(dir, gas_media::reencode::DEFAULT_CACHE_BYTES).ok();
+        }
+        self
     }
 
     /// Element type of this modality's tensors.
@@ -114,6 +133,22 @@ impl MediaOptions {
                 gas_media::preprocess_audio_bytes(bytes, &self.audio).map(Tensor::F32)
             }
         }
+    }
+
+    /// The robustness pass's degraded tensor of one image file (the network's chain, then the
+    /// crop + resize). Images only so far: other modalities are refused.
+    pub fn preprocess_file_augmented(&self, path: &Path) -> Result<Tensor, MediaError> {
+        if self.modality != Modality::Image {
+            return Err(MediaError::Options(format!(
+                "the degraded (augmented) tensor is implemented for images only, not {}",
+                self.modality
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|source| MediaError::Io {
+            what: format!("reading {}", path.display()),
+            source,
+        })?;
+        gas_media::preprocess_image_augmented(&bytes, &self.image).map(Tensor::U8)
     }
 
     /// Preprocesses one media file.
@@ -181,24 +216,24 @@ mod tests {
             DecodeFlags {
                 fast_decode: true,
                 apply_exif: false,
+                reencode: false,
             },
         );
         assert_eq!(o.video.size, [64, 48]);
         assert_eq!(o.video.num_frames, 8);
         assert_eq!(o.video.frame_rate, Some(2.0));
-        assert!(o.image.fast_decode && !o.image.apply_exif);
+        assert!(o.image.fast_decode && !o.image.apply_exif && !o.image.reencode);
         assert_eq!(o.sample_shape().unwrap(), vec![8, 3, 64, 48]);
         assert_eq!(o.dtype(), Dtype::U8);
 
-        let mut a = cfg(
+        let a = cfg(
             "name: a\nversion: \"1\"\nmodality: audio\npreprocessing:\n  sample_rate: 8000\n  duration_seconds: 2.0\nmodel:\n  num_classes: 2\n",
         );
-        // a key left out takes its default
-        a.preprocessing.duration_seconds = None;
+        // the network feeds 16 kHz × 6 s whatever the config says
         let o = MediaOptions::from_config(&a, DecodeFlags::default());
-        assert_eq!(o.audio.sample_rate, 8000);
-        assert_eq!(o.audio.duration_seconds, DEFAULT_DURATION_SECONDS);
-        assert_eq!(o.sample_shape().unwrap(), vec![48_000]);
+        assert_eq!(o.audio.sample_rate, gas_package::AUDIO_SAMPLE_RATE);
+        assert_eq!(o.audio.duration_seconds, gas_package::AUDIO_SECONDS);
+        assert_eq!(o.sample_shape().unwrap(), vec![96_000]);
         assert_eq!(o.dtype(), Dtype::F32);
     }
 }

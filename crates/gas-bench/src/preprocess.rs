@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use gas_media::MediaError;
-use gas_package::{CONFIG_FILE, Finding, ModelConfig, PackageError};
+use gas_package::{CONFIG_FILE, Finding, Modality, ModelConfig, PackageError};
 use rayon::prelude::*;
 
 use crate::media_options::{DecodeFlags, Dtype, MediaOptions, Tensor};
@@ -21,6 +21,8 @@ pub struct PreprocessOptions {
     /// The `.npy` file to write (atomically).
     pub output: PathBuf,
     pub decode: DecodeFlags,
+    /// Images: the robustness pass's degraded tensor instead of the base one.
+    pub augment: bool,
 }
 
 /// What was written.
@@ -114,10 +116,22 @@ pub fn preprocess_files(opts: &PreprocessOptions) -> Result<PreprocessOutcome, P
         source,
     };
     media.sample_shape().map_err(options_err)?;
+    if opts.augment && media.modality != Modality::Image {
+        return Err(options_err(MediaError::Options(format!(
+            "--augment is implemented for images only so far (this model is {})",
+            media.modality
+        ))));
+    }
     let per: Vec<Result<Tensor, MediaError>> = opts
         .media
         .par_iter()
-        .map(|p| media.preprocess_file(p))
+        .map(|p| {
+            if opts.augment {
+                media.preprocess_file_augmented(p)
+            } else {
+                media.preprocess_file(p)
+            }
+        })
         .collect();
     let mut tensors = Vec::with_capacity(per.len());
     let mut failures = Vec::new();

@@ -32,7 +32,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use gas_package::{Modality, ValidateOptions, ValidatedPackage, ValidationReport};
-use gas_score::{Label, Prediction, PredictionRow, p_synthetic, score_report, softmax};
+use gas_score::{Label, Prediction, PredictionRow, network_output, score_report};
 use rayon::prelude::*;
 use serde_json::Value;
 
@@ -79,6 +79,10 @@ pub struct BenchOptions {
     pub device: String,
     pub fast_decode: bool,
     pub apply_exif: bool,
+    /// The network's cache step on image samples (gas_media::reencode; default of `d bench`):
+    /// re-encoded samples are kept under `cache_dir/reencoded`. `false`: direct path, NOT
+    /// network-exact.
+    pub reencode: bool,
     /// Worker set-up (python, script, launcher = sandbox or `None` for no sandbox, limits).
     pub worker: WorkerOptions,
     pub progress: bool,
@@ -136,6 +140,7 @@ impl BenchOptions {
         DecodeFlags {
             fast_decode: self.fast_decode,
             apply_exif: self.apply_exif,
+            reencode: self.reencode,
         }
     }
 }
@@ -207,7 +212,8 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let pkg = validate_model(opts)?;
     let specs = collect_specs(opts)?;
     let scratch = Scratch::prepare(&pkg, opts.scratch_parent.as_deref())?;
-    let media = MediaOptions::from_config(pkg.config(), opts.decode_flags());
+    let media = MediaOptions::from_config(pkg.config(), opts.decode_flags())
+        .with_reencode_cache(&opts.cache_dir.join("reencoded"));
     let mut session = WorkerSession::start(opts, &pkg, &scratch, &media)?;
     let media_types: BTreeMap<String, Label> = specs
         .iter()
@@ -369,8 +375,9 @@ impl WorkerSession {
             weights_path: scratch.package_dir.join(&cfg.model.weights_file),
             package_dir: scratch.package_dir.clone(),
             num_classes: cfg.model.num_classes,
+            model_kwargs: Value::Object(cfg.load_model_kwargs()),
+            dtype: cfg.dtype.as_str().to_string(),
             modality: cfg.modality.to_string(),
-            preprocessing: serde_json::to_value(&cfg.preprocessing).unwrap_or(Value::Null),
             device: opts.device.clone(),
             name: cfg.name.clone(),
         };
@@ -512,7 +519,8 @@ fn run_pipeline(
         tx,
     }
     .spawn();
-    let mut inference = Inference::new(session.load.num_classes as usize);
+    let mut inference =
+        Inference::new(session.load.num_classes as usize, session.load.name.clone());
     // `rx` is dropped when `consume` returns, so after a cancel or a fatal error a producer
     // blocked on a full channel sees its send fail and returns.
     let fatal = inference.consume(rx, session, bar, &opts.cancel);
@@ -676,6 +684,8 @@ fn preprocess_sample(media: &MediaOptions, m: &Media) -> Result<Tensor, String> 
 /// The consumer side of the pipeline: batches → worker → predictions; failures counted.
 struct Inference {
     num_classes: usize,
+    /// The model's name, for output errors.
+    model_name: String,
     predictions: Vec<PredictionRow>,
     scored: Vec<Prediction>,
     errors: ErrorSummary,
@@ -685,9 +695,10 @@ struct Inference {
 }
 
 impl Inference {
-    fn new(num_classes: usize) -> Self {
+    fn new(num_classes: usize, model_name: String) -> Self {
         Inference {
             num_classes,
+            model_name,
             predictions: Vec::new(),
             scored: Vec::new(),
             errors: ErrorSummary::default(),
@@ -776,21 +787,24 @@ impl Inference {
     fn record(&mut self, items: Vec<Item>, logits: Vec<SampleLogits>) {
         let k = self.num_classes;
         for (item, row) in items.into_iter().zip(logits) {
-            let row = match row {
-                Ok(row) => row,
+            // the network's probabilities and call for this sample (a non-finite sample is
+            // refused by the worker module)
+            let out = match row.and_then(|row| network_output(&row).map_err(|e| e.to_string())) {
+                Ok(o) => o,
                 Err(msg) => {
-                    self.fail(&item, "non-finite", &msg);
+                    let msg = format!("{}: {msg}", self.model_name);
+                    self.fail(&item, "output", &msg);
                     continue;
                 }
             };
-            let probs = softmax(&row);
-            let ps = p_synthetic(&probs);
+            let ps = out.p_synthetic();
             self.scored.push(Prediction {
                 label: item.label,
                 p_synthetic: ps,
                 weight: 1.0,
                 dataset: Some(item.dataset.clone()),
-                probs: (k >= 3).then_some(probs),
+                probs: (k >= 3 && out.probs.len() == k).then(|| out.probs.clone()),
+                predicted: Some(out.predicted),
             });
             self.predictions.push(PredictionRow {
                 dataset: item.dataset,
@@ -798,6 +812,8 @@ impl Inference {
                 label: item.label,
                 p_synthetic: ps,
                 weight: 1.0,
+                predicted: Some(out.predicted),
+                probs: out.probs,
             });
         }
     }

@@ -449,22 +449,35 @@ impl Worker {
             "package_dir": load.package_dir,
             "weights_path": load.weights_path,
             "num_classes": load.num_classes,
+            "model_kwargs": load.model_kwargs,
+            "dtype": load.dtype,
             "modality": load.modality,
-            "preprocessing": load.preprocessing,
             "device": load.device,
             "name": load.name,
         });
         let t = self.opts.load_timeout;
         let info = self
             .request("loading the model", header, Vec::new(), 0, t)
-            .map(|r| r.0)?;
+            .map(|r| r.0)
+            .map_err(|e| match e {
+                // a module model.py needs and the venv lacks: one line with the fix
+                WorkerError::Model { kind, message } if kind == "missing-module" => {
+                    WorkerError::Model {
+                        message: crate::runtime::missing_module_line(&message),
+                        kind,
+                    }
+                }
+                e => e,
+            })?;
         self.num_classes = Some(load.num_classes as usize);
         Ok(info)
     }
 
     /// Runs `forward` on one batch. Returns exactly one entry per sample (`batch.shape[0]`):
-    /// its `num_classes` float32 logits, or why that sample failed (non-finite values). A
-    /// reply of another shape or size fails the whole batch ([`WorkerError::Output`]).
+    /// its float32 output values (the sample's part of the output, flattened, as the network
+    /// reads it: 1, 2, 3 or num_classes values for a `[B, K]` output), or why that sample failed
+    /// (non-finite values). A reply of another shape or size fails the whole batch
+    /// ([`WorkerError::Output`]).
     pub fn infer(
         &mut self,
         batch_index: usize,
@@ -483,9 +496,10 @@ impl Worker {
         });
         let t = self.opts.batch_timeout;
         let what = format!("batch {batch_index}");
-        let want = (b * k * 4) as u64;
+        let max_k = max_values_per_sample(k);
+        let want = (b * max_k * 4) as u64;
         let (h, payload) = self.request(&what, header, bytes, want, t)?;
-        check_logits(&what, &h, &payload, b, k)
+        check_logits(&what, &h, &payload, b, max_k)
     }
 
     /// Asks the worker to exit, then makes sure its whole process group is gone.
@@ -527,14 +541,22 @@ fn safe_kind(k: Option<&str>) -> String {
 /// One sample's logits, or why the sample failed.
 pub type SampleLogits = Result<Vec<f32>, String>;
 
-/// Checks a reply to `infer` against the batch: shape `[b, k]`, exactly `b × k` float32
-/// values; splits it into samples, failing those with a NaN or infinity.
+/// The most output values per sample gascli takes: the network accepts any output whose last
+/// dimension is 1, 2, 3 or num_classes and flattens each sample's part (per-frame logits of a
+/// 64-frame clip, say); this bound keeps a reply's size known before it is read.
+pub fn max_values_per_sample(num_classes: usize) -> usize {
+    num_classes.max(3) * 64
+}
+
+/// Checks a reply to `infer` against the batch: shape `[b, k]` with `1 ≤ k ≤ max_k` values per
+/// sample, exactly `b × k` float32 values; splits it into samples, failing those with a NaN or
+/// infinity.
 pub fn check_logits(
     what: &str,
     header: &Value,
     payload: &[u8],
     b: usize,
-    k: usize,
+    max_k: usize,
 ) -> Result<Vec<SampleLogits>, WorkerError> {
     let out = |message: String| WorkerError::Output {
         what: what.to_string(),
@@ -543,12 +565,15 @@ pub fn check_logits(
     let shape: Option<Vec<u64>> = header["shape"]
         .as_array()
         .and_then(|a| a.iter().map(Value::as_u64).collect());
-    if shape.as_deref() != Some(&[b as u64, k as u64][..]) {
-        return Err(out(format!(
-            "the worker returned logits of shape {}, expected [{b}, {k}] (batch × classes); the batch's samples fail",
-            header["shape"]
-        )));
-    }
+    let k = match shape.as_deref() {
+        Some(&[rows, k]) if rows == b as u64 && (1..=max_k as u64).contains(&k) => k as usize,
+        _ => {
+            return Err(out(format!(
+                "the worker returned logits of shape {}, expected [{b}, K] (batch × values per sample, K from 1 to {max_k}); the batch's samples fail",
+                header["shape"]
+            )));
+        }
+    };
     if payload.len() != b * k * 4 {
         return Err(out(format!(
             "the worker returned {} bytes of logits, expected {} ({b} × {k} float32); the batch's samples fail",
@@ -687,8 +712,12 @@ pub struct LoadRequest {
     pub package_dir: PathBuf,
     pub weights_path: PathBuf,
     pub num_classes: u32,
+    /// `load_model`'s keyword arguments: every `model:` key but `weights_file`
+    /// ([`gas_package::ModelConfig::load_model_kwargs`]); nothing from `preprocessing:`.
+    pub model_kwargs: Value,
+    /// Weights precision (`float32`, `float16`, `bfloat16`).
+    pub dtype: String,
     pub modality: String,
-    pub preprocessing: Value,
     pub device: String,
     pub name: String,
 }
@@ -764,6 +793,19 @@ mod tests {
         // transposed
         assert!(check_logits("b", &header(&[2, 2], 16), &p, 4, 1).is_err());
         assert!(check_logits("b", &json!({"shape": "x"}), &p, 2, 2).is_err());
+    }
+
+    #[test]
+    fn one_to_max_k_values_per_sample() {
+        // a one-logit (sigmoid) model with num_classes 2: [2, 1]
+        let p = bytes(&[0.5, -1.0]);
+        let rows = check_logits("b", &header(&[2, 1], 8), &p, 2, 6).unwrap();
+        assert_eq!(rows, vec![Ok(vec![0.5]), Ok(vec![-1.0])]);
+        // more values per sample than the bound: refused
+        let p = bytes(&[0.0; 8]);
+        assert!(check_logits("b", &header(&[2, 4], 32), &p, 2, 3).is_err());
+        assert!(check_logits("b", &header(&[2, 0], 0), &[], 2, 3).is_err());
+        assert_eq!(max_values_per_sample(2), 192);
     }
 
     #[test]

@@ -85,6 +85,8 @@ fn row(dataset: &str, id: String, label: Label, p_synthetic: f64) -> PredictionR
         label,
         p_synthetic,
         weight: 1.0,
+        predicted: Some(u8::from(p_synthetic >= 0.5)),
+        probs: vec![1.0 - p_synthetic, p_synthetic],
     }
 }
 

@@ -24,6 +24,7 @@ fn full() -> BenchResults {
             weight: 1.0,
             dataset: Some("d".into()),
             probs: Some(vec![0.5, 0.25, 0.25]),
+            predicted: Some(0),
         })
         .collect();
     let m = binary_metrics(&preds);

@@ -7,24 +7,10 @@ use std::process::Command;
 use gas_chain::wallet::{
     Hotkey, WalletError, WalletLocation, parse_signature, ss58_decode, verify,
 };
+use gas_test_support::venv_python;
 
 fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn venv_python() -> Option<PathBuf> {
-    let venv = std::env::var_os("GASCLI_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join(".venv"));
-    let py = venv.join("bin/python");
-    if py.exists() {
-        return Some(py);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set but the venv is missing at {}", venv.display());
-    }
-    println!("skipped: no venv at {}", venv.display());
-    None
 }
 
 fn py(python: &Path, args: &[&str]) -> (bool, String) {
@@ -140,7 +126,9 @@ fn clear_errors() {
 
 #[test]
 fn compatible_with_bittensor_wallet() {
-    let Some(python) = venv_python() else { return };
+    let Some(python) = venv_python(&[]) else {
+        return;
+    };
     let d = tempfile::tempdir().unwrap();
     let root_s = d.path().to_str().unwrap();
     let (ok, addr) = py(&python, &["create", root_s, "w1", "hk"]);

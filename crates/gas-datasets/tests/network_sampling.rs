@@ -11,6 +11,7 @@ use gas_datasets::{
     Media, Modality, Mode, OpenOptions, load_catalog, load_holdout_catalog, open_planned,
     planned_ids,
 };
+use gas_test_support::venv_python;
 use parquet::arrow::ArrowWriter;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -22,30 +23,6 @@ use std::sync::Arc;
 
 fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-fn venv_python() -> Option<PathBuf> {
-    let venv = std::env::var_os("GASCLI_VENV").map_or(root().join(".venv"), PathBuf::from);
-    let py = venv.join("bin/python");
-    let ok = py.exists()
-        && Command::new(&py)
-            .args(["-c", "import numpy, yaml"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if ok {
-        return Some(py);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "CI is set but the venv {} (numpy, PyYAML) is missing",
-            venv.display()
-        );
-    }
-    eprintln!(
-        "skipped: no venv with numpy and PyYAML at {}",
-        venv.display()
-    );
-    None
 }
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n-not-decoded-here";
@@ -210,7 +187,9 @@ fn catalog(
 
 #[test]
 fn sample_lists_match_the_reference() {
-    let Some(py) = venv_python() else { return };
+    let Some(py) = venv_python(&["numpy", "yaml"]) else {
+        return;
+    };
     let mut rng = StdRng::seed_from_u64(11);
     let mut compared = 0usize;
     for case in 0..24 {

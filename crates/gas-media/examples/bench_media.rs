@@ -35,6 +35,8 @@ fn main() {
         size,
         apply_exif: false,
         fast_decode: mode == "fast",
+        reencode: false,
+        reencode_cache: None,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -3,22 +3,26 @@
 //! upsampling, libjpeg's YCbCr→RGB. Checked bit-exact against Pillow 13 for baseline 4:2:0,
 //! 4:2:2, 4:4:4, progressive and grayscale files (`tests/image_parity.rs`).
 //!
+//! CMYK and YCCK files are decoded to CMYK by libjpeg and converted to RGB as Pillow does:
+//! Pillow reads every 4-channel JPEG with Adobe's inverted polarity (`CMYK;I`) and converts
+//! with its integer `cmyk2rgb` ([`pillow_cmyk_to_rgb`]).
+//!
 //! libjpeg reports fatal errors by unwinding out of its `error_exit` callback (the `mozjpeg`
 //! crate's design); every call is wrapped in `catch_unwind` and turned into a
-//! [`MediaError::Decode`]. CMYK/YCCK files are not handled here (`None`): the caller falls
-//! back to the `image` crate, whose CMYK conversion may differ from Pillow's.
+//! [`MediaError::Decode`]. Other colour spaces (none Pillow opens) return `None`: the caller
+//! falls back to the `image` crate.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use std::os::raw::c_int;
 
-use mozjpeg::{ColorSpace, DctMethod, Decompress};
+use mozjpeg::ColorSpace;
 use mozjpeg_sys as ffi;
 
 use crate::resize::ChwResizer;
 use crate::{MAX_PIXELS, MediaError, RgbImage};
 
-fn decode_err(msg: String) -> MediaError {
+pub(crate) fn decode_err(msg: String) -> MediaError {
     MediaError::Decode {
         format: "JPEG".into(),
         message: msg.trim_start_matches("libjpeg fatal error: ").to_string(),
@@ -33,12 +37,9 @@ fn panic_msg(p: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// The header checks of both decode paths: `Ok(false)` for a colour space left to the
-/// fallback decoder (CMYK/YCCK), errors for an empty or oversized image.
+/// fallback decoder (none Pillow opens), errors for an empty or oversized image.
 fn check_header(cs: ColorSpace, w: u32, h: u32) -> Result<bool, MediaError> {
-    if !matches!(
-        cs,
-        ColorSpace::JCS_YCbCr | ColorSpace::JCS_GRAYSCALE | ColorSpace::JCS_RGB
-    ) {
+    if mode_of(cs).is_none() {
         return Ok(false);
     }
     let pixels = w as u64 * h as u64;
@@ -61,24 +62,166 @@ fn check_header(cs: ColorSpace, w: u32, h: u32) -> Result<bool, MediaError> {
 
 /// Decode to RGB. `Ok(None)` when the colour space is one we leave to the fallback decoder.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Option<RgbImage>, MediaError> {
-    let r = catch_unwind(AssertUnwindSafe(
-        || -> Result<Option<RgbImage>, MediaError> {
-            let mut d = Decompress::new_mem(bytes).map_err(|e| decode_err(e.to_string()))?;
-            if !check_header(d.color_space(), d.width() as u32, d.height() as u32)? {
-                return Ok(None);
-            }
-            d.dct_method(DctMethod::IntegerSlow);
-            d.do_fancy_upsampling(true);
-            let mut s = d.rgb().map_err(|e| decode_err(e.to_string()))?;
-            let (ow, oh) = (s.width() as u32, s.height() as u32);
-            let data: Vec<u8> = s.read_scanlines().map_err(|e| decode_err(e.to_string()))?;
-            s.finish().map_err(|e| decode_err(e.to_string()))?;
-            RgbImage::from_raw(ow, oh, data)
-                .map(Some)
-                .ok_or_else(|| decode_err("decoder returned a short image".into()))
+    let mut dims = (0, 0);
+    let mut data = Vec::new();
+    let ok = decode_rows(
+        bytes,
+        Want::Rgb,
+        |w, h, _, _| {
+            dims = (w as u32, h as u32);
+            Ok(())
         },
-    ));
-    match r {
+        |_, row| data.extend_from_slice(row),
+    )?;
+    if !ok {
+        return Ok(None);
+    }
+    RgbImage::from_raw(dims.0, dims.1, data)
+        .map(Some)
+        .ok_or_else(|| decode_err("decoder returned a short image".into()))
+}
+
+/// What the JPEG holds, as Pillow names its mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JpegMode {
+    /// One component: Pillow's `L`.
+    Gray,
+    /// Three components (YCbCr or RGB): Pillow's `RGB`.
+    Rgb,
+    /// Four components (CMYK or YCCK): Pillow's `CMYK` (read with inverted polarity).
+    Cmyk,
+}
+
+impl JpegMode {
+    pub(crate) fn components(self) -> usize {
+        match self {
+            JpegMode::Gray => 1,
+            JpegMode::Rgb => 3,
+            JpegMode::Cmyk => 4,
+        }
+    }
+}
+
+fn mode_of(cs: ColorSpace) -> Option<JpegMode> {
+    match cs {
+        ColorSpace::JCS_GRAYSCALE => Some(JpegMode::Gray),
+        ColorSpace::JCS_YCbCr | ColorSpace::JCS_RGB => Some(JpegMode::Rgb),
+        ColorSpace::JCS_CMYK | ColorSpace::JCS_YCCK => Some(JpegMode::Cmyk),
+        _ => None,
+    }
+}
+
+/// Pillow's `convert("RGB")` of a CMYK pixel row as libjpeg returns it (Adobe polarity, so
+/// Pillow's `CMYK;I` unpacker inverts it first): `r = clip(nk - nk·c / 255)` with Pillow's
+/// rounding `MULDIV255`, where `nk = 255 - k`.
+pub(crate) fn pillow_cmyk_to_rgb(raw: &[u8], out: &mut [u8]) {
+    for (p, o) in raw.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        // Pillow's values are the inverse of libjpeg's: c' = 255 - raw; nk = 255 - k' = raw k.
+        let nk = p[3] as i32;
+        for i in 0..3 {
+            let c = 255 - p[i] as i32;
+            let t = c * nk + 128;
+            let m = ((t >> 8) + t) >> 8;
+            o[i] = (nk - m).clamp(0, 255) as u8;
+        }
+    }
+}
+
+/// What [`decode_rows`] hands out per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// RGB rows as Pillow's `convert("RGB")` gives them.
+    Rgb,
+    /// Rows in the file's Pillow mode (gray, RGB, or libjpeg's CMYK = Pillow's inverted).
+    Native,
+}
+
+/// Full decode with libjpeg (ISLOW, fancy upsampling, as Pillow), calling `start(w, h,
+/// mode, comment)` once after the header and `row(y, bytes)` for every row. `Ok(false)`: a
+/// colour space Pillow does not open (nothing called).
+pub(crate) fn decode_rows(
+    bytes: &[u8],
+    want: Want,
+    mut start: impl FnMut(usize, usize, JpegMode, Option<&[u8]>) -> Result<(), MediaError>,
+    mut row: impl FnMut(usize, &[u8]),
+) -> Result<bool, MediaError> {
+    guarded(|| unsafe {
+        let mut d = Decoder::new();
+        let c = &mut *d.cinfo;
+        ffi::jpeg_mem_src(c, bytes.as_ptr(), bytes.len() as _);
+        ffi::jpeg_save_markers(c, JPEG_COM, 0xFFFF);
+        ffi::jpeg_read_header(c, 1);
+        let (w, h) = (c.image_width, c.image_height);
+        if !check_header(c.jpeg_color_space, w, h)? {
+            return Ok(false);
+        }
+        let mode = mode_of(c.jpeg_color_space).expect("checked");
+        c.out_color_space = match (mode, want) {
+            (JpegMode::Cmyk, _) => ColorSpace::JCS_CMYK,
+            (JpegMode::Gray, Want::Native) => ColorSpace::JCS_GRAYSCALE,
+            _ => ColorSpace::JCS_RGB,
+        };
+        c.dct_method = ffi::J_DCT_METHOD::JDCT_ISLOW;
+        c.do_fancy_upsampling = 1;
+        // Pillow keeps the last COM marker.
+        let mut comment: Option<&[u8]> = None;
+        let mut m = c.marker_list;
+        while !m.is_null() {
+            let mk = &*m;
+            if mk.marker as c_int == JPEG_COM && !mk.data.is_null() {
+                comment = Some(std::slice::from_raw_parts(mk.data, mk.data_length as usize));
+            }
+            m = mk.next;
+        }
+        let comment: Option<Vec<u8>> = comment.map(|c| c.to_vec());
+        ffi::jpeg_start_decompress(c);
+        let (ow, oh) = (c.output_width as usize, c.output_height as usize);
+        let comps = c.out_color_components as usize;
+        start(ow, oh, mode, comment.as_deref())?;
+        const CHUNK: usize = 16;
+        let stride = ow * comps;
+        let pstride = stride.div_ceil(32) * 32;
+        let mut buf = vec![0u8; CHUNK * pstride + 64];
+        let off = (33 - buf.as_ptr() as usize % 32) % 32;
+        let cmyk_rgb = mode == JpegMode::Cmyk && want == Want::Rgb;
+        let mut rgb = if cmyk_rgb {
+            vec![0u8; ow * 3]
+        } else {
+            Vec::new()
+        };
+        let mut y = 0usize;
+        while y < oh {
+            let k = (oh - y).min(CHUNK);
+            let base = buf.as_mut_ptr().add(off);
+            let mut ptrs = [std::ptr::null_mut::<u8>(); CHUNK];
+            for (i, p) in ptrs.iter_mut().enumerate().take(k) {
+                *p = base.add(i * pstride);
+            }
+            let n = ffi::jpeg_read_scanlines(c, ptrs.as_mut_ptr(), k as _) as usize;
+            if n == 0 {
+                return Err(decode_err("decoder returned a short image".into()));
+            }
+            for i in 0..n {
+                let r = &buf[off + i * pstride..off + i * pstride + stride];
+                if cmyk_rgb {
+                    pillow_cmyk_to_rgb(r, &mut rgb);
+                    row(y + i, &rgb);
+                } else {
+                    row(y + i, r);
+                }
+            }
+            y += n;
+        }
+        ffi::jpeg_finish_decompress(c);
+        Ok(true)
+    })
+}
+
+const JPEG_COM: c_int = 0xFE;
+
+/// Run libjpeg code, turning its unwinding `error_exit` into a [`MediaError::Decode`].
+pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, MediaError>) -> Result<T, MediaError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(p) => Err(decode_err(panic_msg(p))),
     }
@@ -91,9 +234,31 @@ thread_local! {
 
 /// Owns a libjpeg decompressor and its error manager; destroys it on every exit path,
 /// unwinding included.
-struct Decoder {
-    cinfo: Box<ffi::jpeg_decompress_struct>,
+pub(crate) struct Decoder {
+    pub(crate) cinfo: Box<ffi::jpeg_decompress_struct>,
     _err: Box<ffi::jpeg_error_mgr>,
+}
+
+impl Decoder {
+    /// A decompressor whose fatal errors unwind (to [`guarded`]) and whose warnings are
+    /// silent.
+    ///
+    /// # Safety
+    /// Must run inside [`guarded`] (or another `catch_unwind`).
+    pub(crate) unsafe fn new() -> Self {
+        // SAFETY: zeroed structs initialised by libjpeg's own functions; the error manager
+        // is boxed, so its address stays valid for the decompressor's life.
+        unsafe {
+            let mut err: Box<ffi::jpeg_error_mgr> = Box::new(std::mem::zeroed());
+            ffi::jpeg_std_error(&mut err);
+            err.error_exit = Some(unwind_error_exit);
+            err.emit_message = Some(silence);
+            let mut cinfo: Box<ffi::jpeg_decompress_struct> = Box::new(std::mem::zeroed());
+            cinfo.common.err = &mut *err;
+            ffi::jpeg_create_decompress(&mut *cinfo);
+            Decoder { cinfo, _err: err }
+        }
+    }
 }
 
 impl Drop for Decoder {
@@ -103,9 +268,9 @@ impl Drop for Decoder {
     }
 }
 
-extern "C-unwind" fn silence(_c: &mut ffi::jpeg_common_struct, _level: c_int) {}
+pub(crate) extern "C-unwind" fn silence(_c: &mut ffi::jpeg_common_struct, _level: c_int) {}
 
-extern "C-unwind" fn unwind_error_exit(c: &mut ffi::jpeg_common_struct) {
+pub(crate) extern "C-unwind" fn unwind_error_exit(c: &mut ffi::jpeg_common_struct) {
     let mut buf = [0u8; 80];
     // SAFETY: libjpeg sets `err` before it can call `error_exit`; `format_message` writes at
     // most JMSG_LENGTH_MAX (80) bytes, NUL-terminated.
@@ -149,16 +314,9 @@ pub(crate) fn decode_cropped_chw(
         // SAFETY: the structs are zeroed then initialised by libjpeg's own functions, the
         // error manager outlives the decompressor (both owned by `Decoder`), `bytes` outlives
         // every call that reads it, and every buffer handed to libjpeg is large enough for
-        // `output_width * 3` bytes per row.
+        // `output_width * components` bytes per row.
         unsafe {
-            let mut err: Box<ffi::jpeg_error_mgr> = Box::new(std::mem::zeroed());
-            ffi::jpeg_std_error(&mut err);
-            err.error_exit = Some(unwind_error_exit);
-            err.emit_message = Some(silence);
-            let mut cinfo: Box<ffi::jpeg_decompress_struct> = Box::new(std::mem::zeroed());
-            cinfo.common.err = &mut *err;
-            ffi::jpeg_create_decompress(&mut *cinfo);
-            let mut d = Decoder { cinfo, _err: err };
+            let mut d = Decoder::new();
             let c = &mut *d.cinfo;
             ffi::jpeg_mem_src(c, bytes.as_ptr(), bytes.len() as _);
             ffi::jpeg_read_header(c, 1);
@@ -166,7 +324,12 @@ pub(crate) fn decode_cropped_chw(
             if !check_header(c.jpeg_color_space, w, h)? {
                 return Ok(false);
             }
-            c.out_color_space = ColorSpace::JCS_RGB;
+            let cmyk = mode_of(c.jpeg_color_space) == Some(JpegMode::Cmyk);
+            c.out_color_space = if cmyk {
+                ColorSpace::JCS_CMYK
+            } else {
+                ColorSpace::JCS_RGB
+            };
             if !fast {
                 c.dct_method = ffi::J_DCT_METHOD::JDCT_ISLOW;
                 c.do_fancy_upsampling = 1;
@@ -208,7 +371,9 @@ pub(crate) fn decode_cropped_chw(
                 }
             }
             let ow = c.output_width as usize;
-            let stride = ow * 3;
+            let comps = if cmyk { 4 } else { 3 };
+            let stride = ow * comps;
+            let mut rgb = if cmyk { vec![0u8; ow * 3] } else { Vec::new() };
             let (left, top, cw, ch) = (
                 (left - xoff) as usize,
                 top as usize,
@@ -243,8 +408,13 @@ pub(crate) fn decode_cropped_chw(
                     let a = next + i;
                     if a >= top {
                         let start = off + i * pstride;
-                        let row = &chunk[start + left * 3..start + stride];
-                        rz.push_row(a - top, row);
+                        if cmyk {
+                            pillow_cmyk_to_rgb(&chunk[start..start + stride], &mut rgb);
+                            rz.push_row(a - top, &rgb[left * 3..]);
+                        } else {
+                            let row = &chunk[start + left * 3..start + stride];
+                            rz.push_row(a - top, row);
+                        }
                     }
                 }
                 next += n;

@@ -1,41 +1,53 @@
 //! `gas-media`: media decoding and network-exact preprocessing (bench.md "Image", "Video",
-//! "Audio") producing exactly the tensors a model receives (package.md): images as CHW `u8`,
-//! video as `T×3×H×W` `u8`, audio as mono `f32` samples; plus `.npy` reading/writing.
+//! "Audio", "The cache step", "Robustness pass") producing exactly the tensors a model
+//! receives (package.md): images as CHW `u8`, video as `T×3×H×W` `u8`, audio as mono `f32`
+//! samples; plus `.npy` reading/writing.
 //!
-//! Owns: decoding (via `image` and libjpeg-turbo for stills; FFmpeg for video and audio, in
+//! Owns: decoding (libjpeg-turbo's code via `mozjpeg-sys` for JPEG, libwebp 1.6 via
+//! `libwebp-sys` for WebP, `image` for the other stills; FFmpeg for video and audio, in
 //! [`ffmpeg`]: in-process through its libraries by default, or the `ffmpeg`/`ffprobe` tools),
-//! the crop-and-resize rule, the OpenCV-`INTER_LINEAR`-exact resize, the network's frame
-//! selection, audio crop/pad, and the `.npy` format. Must not touch: model configs (callers
-//! pass sizes and options in), datasets, scoring, or any network I/O.
+//! the network's cache step (Pillow-default JPEG / WebP re-encoding, [`reencode`]) and its
+//! on-disk cache of re-encoded samples, the robustness pass's image chain ([`robust`]), the
+//! crop-and-resize rule, the OpenCV-`INTER_LINEAR`- and `INTER_AREA`-exact resizes, the
+//! network's frame selection, audio crop/pad, and the `.npy` format. Must not touch: model
+//! configs (callers pass sizes and options in), datasets, scoring, or any network I/O.
 //!
 //! Module graph (no cycles): `video`, `audio` → `ffmpeg`, `resize`; `ffmpeg` → nothing but
-//! [`MediaError`].
+//! [`MediaError`]; `reencode` → `jpeg`, `jpeg_enc`, `webp`; `robust` → those and `resize`.
 //!
 //! # API
 //! * [`decode_image`] → [`RgbImage`] (HWC `u8`) the way Pillow's `Image.open(..).convert("RGB")`
 //!   does: EXIF orientation NOT applied unless [`ImageOptions::apply_exif`]; alpha dropped (not
 //!   composited); grayscale replicated; palette expanded; first frame of animations;
+//!   CMYK/YCCK JPEG through Pillow's integer `cmyk2rgb`;
 //!   16-bit RGB(A) → high byte (Pillow's `RGB;16B` unpacker); 16-bit gray → clipped to 255
 //!   (Pillow's `I;16` → `RGB` conversion clips).
 //!   Decode limit: [`MAX_PIXELS`] (100 MP) and 1 GiB of decoder allocations.
+//! * [`cache_step`] → the bytes the network stores for a sample ([`StoredFormat`]: JPEG /
+//!   WebP re-encoded as Pillow's `save()` defaults, other formats unchanged);
+//!   [`ReencodeCache`] keeps them on disk (content-hash keyed, bounded, safe across
+//!   processes).
 //! * [`crop_resize`] — bench.md centre crop to the target aspect, then `cv2.INTER_LINEAR`.
-//! * [`preprocess_image`] → CHW `u8`, `3·H·W` bytes; [`preprocess_batch_images`] runs it in
-//!   parallel on the rayon pool.
+//! * [`preprocess_image`] → CHW `u8`, `3·H·W` bytes, with the cache step first unless
+//!   [`ImageOptions::reencode`] is off (the direct path, NOT network-exact);
+//!   [`preprocess_batch_images`] runs it in parallel on the rayon pool.
+//! * [`preprocess_image_augmented`] → the robustness pass's degraded tensor.
 //! * [`preprocess_video`] → `T·3·H·W` bytes ([`VideoOptions`]: `num_frames`, `frame_rate` as
 //!   the network reads them); [`preprocess_audio`] → `N` `f32` samples (16 kHz × 6 s).
 //! * [`npy`] — `.npy` v1 read/write (atomic write).
 //!
 //! # Exactness
-//! Resize: bit-exact with opencv-python-headless's `cv2.resize` (see [`resize`]). PNG, BMP,
-//! GIF, TIFF and lossless WebP decode are lossless and hence exact. JPEG (YCbCr, gray, RGB)
-//! is decoded by libjpeg-turbo's code (MozJPEG fork via `mozjpeg-sys`, ISLOW IDCT, fancy
-//! upsampling) like Pillow: bit-exact on the parity fixtures. (The `image` crate's
-//! `zune-jpeg`, kept only as the CMYK fallback, differed by up to 4 levels / mean 0.37 on
-//! 4:2:0 q90.) Lossy WebP (`image-webp`) matched Pillow's libwebp exactly on the fixture.
+//! Resize: bit-exact with opencv-python-headless's `cv2.resize` (see [`resize`],
+//! [`robust::resize_area`]). PNG, BMP, GIF, TIFF decode are lossless and hence exact. JPEG
+//! (YCbCr, gray, RGB, CMYK, YCCK) is decoded by libjpeg-turbo's code (MozJPEG fork via
+//! `mozjpeg-sys`, ISLOW IDCT, fancy upsampling) like Pillow; WebP by libwebp's animation
+//! decoder like Pillow. The cache step's and the chain's encoders are the same libraries set
+//! up as Pillow sets them up: their bytes equal Pillow 12.1's (libjpeg-turbo 3.1, libwebp
+//! 1.6) in the tests.
 //! Build: the default `jpeg-simd` feature needs `nasm` (apt); without it
 //! (`--no-default-features`) the same decoder runs in plain C, same pixels, slower.
-//! `ImageOptions::fast_decode` (JPEG decoded at a reduced DCT scale by `jpeg-decoder`) is for
-//! quick local iteration and is NOT network-exact.
+//! `ImageOptions::fast_decode` (JPEG decoded at a reduced DCT scale) is for quick local
+//! iteration and is NOT network-exact.
 //!
 //! Video frames: the network's decoder is decord 0.6.0 (FFmpeg 4.1 inside). The pixel
 //! conversion here is the one decord runs (libavfilter `scale` with `bilinear` flags to
@@ -52,9 +64,13 @@
 pub mod audio;
 pub mod ffmpeg;
 mod jpeg;
+mod jpeg_enc;
 pub mod npy;
+pub mod reencode;
 pub mod resize;
+pub mod robust;
 pub mod video;
+mod webp;
 
 use std::io::Cursor;
 
@@ -63,6 +79,8 @@ use rayon::prelude::*;
 
 pub use audio::{AudioOptions, preprocess_audio, preprocess_audio_bytes};
 pub use image::RgbImage;
+pub use reencode::{CacheStepped, ReencodeCache, StoredFormat, cache_step};
+pub use robust::preprocess_image_augmented;
 pub use video::{
     DEFAULT_NUM_FRAMES, MAX_NUM_FRAMES, VideoOptions, preprocess_video, preprocess_video_bytes,
 };
@@ -126,6 +144,12 @@ pub struct ImageOptions {
     /// when the target is much smaller (used by [`preprocess_image`] only; ignored with
     /// `apply_exif` and for other formats).
     pub fast_decode: bool,
+    /// The network's cache step (bench.md; [`reencode`]): JPEG and WebP samples are
+    /// re-encoded as Pillow's default `save()` before decoding — the pixels the network's
+    /// model sees. Default `true`; `false` is the direct path (NOT network-exact).
+    pub reencode: bool,
+    /// Where re-encoded samples are kept between runs (`None`: re-encode every time).
+    pub reencode_cache: Option<ReencodeCache>,
 }
 
 impl Default for ImageOptions {
@@ -134,6 +158,24 @@ impl Default for ImageOptions {
             size: DEFAULT_SIZE,
             apply_exif: false,
             fast_decode: false,
+            reencode: true,
+            reencode_cache: None,
+        }
+    }
+}
+
+impl ImageOptions {
+    /// The bytes the decoder reads: the cache step's output when [`Self::reencode`] is set.
+    pub fn cache_step<'a>(&self, bytes: &'a [u8]) -> Result<CacheStepped<'a>, MediaError> {
+        if !self.reencode {
+            return Ok(CacheStepped {
+                format: StoredFormat::Unchanged,
+                bytes: std::borrow::Cow::Borrowed(bytes),
+            });
+        }
+        match &self.reencode_cache {
+            Some(c) => c.cache_step(bytes),
+            None => cache_step(bytes),
         }
     }
 }
@@ -146,7 +188,25 @@ fn decode_err(format: &str, e: impl std::fmt::Display) -> MediaError {
 }
 
 /// Decode an image to RGB `u8` (HWC) the way Pillow's `convert("RGB")` does (see crate docs).
+/// This decodes the given bytes as they are: for the pixels the network's model sees, run
+/// the cache step first ([`cache_step`], [`ImageOptions::cache_step`]); [`preprocess_image`]
+/// does both.
 pub fn decode_image(bytes: &[u8], opts: &ImageOptions) -> Result<RgbImage, MediaError> {
+    if reencode::stored_format(bytes) == StoredFormat::Webp {
+        let img = webp::decode(bytes)?;
+        let data = img
+            .rgba
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        let img = RgbImage::from_raw(img.width as u32, img.height as u32, data)
+            .ok_or_else(|| decode_err("WEBP", "short image"))?;
+        return Ok(if opts.apply_exif {
+            apply_exif_orientation(bytes, img)
+        } else {
+            img
+        });
+    }
     if bytes.starts_with(&[0xFF, 0xD8])
         && let Some(img) = jpeg::decode(bytes)?
     {
@@ -329,9 +389,38 @@ pub fn image_to_chw(img: &RgbImage, size: [u32; 2]) -> Result<Vec<u8>, MediaErro
     Ok(out)
 }
 
-/// Decode + crop + resize + HWC→CHW: the `3·H·W` bytes of one `[3, H, W]` model input.
+/// Cache step (unless [`ImageOptions::reencode`] is off) + decode + crop + resize +
+/// HWC→CHW: the `3·H·W` bytes of one `[3, H, W]` model input.
 pub fn preprocess_image(bytes: &[u8], opts: &ImageOptions) -> Result<Vec<u8>, MediaError> {
     check_size(opts.size)?;
+    if !opts.reencode {
+        return preprocess_stored(bytes, opts);
+    }
+    let stepped = opts.cache_step(bytes)?;
+    if opts.apply_exif {
+        // Pillow's save drops EXIF: the orientation comes from the original bytes.
+        let plain = ImageOptions {
+            apply_exif: false,
+            ..opts.clone()
+        };
+        let img = decode_image(&stepped.bytes, &plain)?;
+        return image_to_chw(&apply_exif_orientation(bytes, img), opts.size);
+    }
+    match preprocess_stored(&stepped.bytes, opts) {
+        Err(e) if stepped.format != StoredFormat::Unchanged && opts.reencode_cache.is_some() => {
+            // A damaged cache entry: forget it and redo the step in memory.
+            if let Some(c) = &opts.reencode_cache {
+                c.forget(bytes);
+            }
+            let fresh = cache_step(bytes)?;
+            preprocess_stored(&fresh.bytes, opts).map_err(|_| e)
+        }
+        r => r,
+    }
+}
+
+/// [`preprocess_image`] of bytes as they are stored (no cache step).
+fn preprocess_stored(bytes: &[u8], opts: &ImageOptions) -> Result<Vec<u8>, MediaError> {
     let mut out = vec![0u8; 3 * opts.size[0] as usize * opts.size[1] as usize];
     if opts.fast_decode
         && !opts.apply_exif

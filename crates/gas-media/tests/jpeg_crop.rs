@@ -64,6 +64,7 @@ fn cropped_decode_equals_full_decode() {
         for size in targets {
             let opts = ImageOptions {
                 size,
+                reencode: false,
                 ..Default::default()
             };
             let got = preprocess_image(&bytes, &opts).unwrap();

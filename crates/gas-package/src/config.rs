@@ -68,23 +68,85 @@ pub struct Normalize {
     pub std: Vec<f64>,
 }
 
-/// `preprocessing:` section.
+/// `preprocessing:` section, as written. What the network feeds is given by the resolving
+/// methods of [`ModelConfig`] ([`ModelConfig::image_size`], [`ModelConfig::video_frames`],
+/// [`ModelConfig::frame_rate`], [`AUDIO_SAMPLES`]), not by these raw values.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Preprocessing {
     pub resize: Option<[u32; 2]>,
+    /// Frames per clip (video); the network reads this key first.
+    #[serde(default)]
+    pub num_frames: Option<u32>,
+    /// Alias of `num_frames`, read when `num_frames` is absent.
     pub max_frames: Option<u32>,
+    /// Sample the clip at this rate (frames per second) from frame 0 (video).
+    #[serde(default)]
+    pub frame_rate: Option<f64>,
+    /// Not read by the network (it always feeds 16 kHz); kept to warn about it.
     pub sample_rate: Option<u32>,
+    /// Not read by the network (it always feeds 6 s); kept to warn about it.
     pub duration_seconds: Option<f64>,
+    /// gascli's former name for `frame_rate`; the network does not read it: changes nothing.
     pub fps: Option<f64>,
+    /// Not read by the network (it passes only `model:` keys to `load_model`).
     pub normalize: Option<Normalize>,
 }
 
-/// `model:` section.
+/// `model:` section. The network passes every key but `weights_file` to `load_model` as a
+/// keyword argument ([`ModelConfig::load_model_kwargs`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSection {
     pub num_classes: u32,
     pub weights_file: String,
+    /// The other keys under `model:`, passed on to `load_model` as they are.
+    #[serde(default)]
+    pub extra: Map<String, Value>,
 }
+
+/// Precision the network loads the model's weights in (top-level `dtype`, default float32).
+/// Inputs stay uint8 (float32 for audio) whatever it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    #[default]
+    Float32,
+    Float16,
+    Bfloat16,
+}
+
+impl Dtype {
+    /// The spellings the network accepts (case-insensitive).
+    pub const ACCEPTED: &'static str = "float32, fp32, float16, fp16, bfloat16, bf16";
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dtype::Float32 => "float32",
+            Dtype::Float16 => "float16",
+            Dtype::Bfloat16 => "bfloat16",
+        }
+    }
+    fn parse(s: &str) -> Option<Dtype> {
+        match s.to_ascii_lowercase().as_str() {
+            "float32" | "fp32" => Some(Dtype::Float32),
+            "float16" | "fp16" => Some(Dtype::Float16),
+            "bfloat16" | "bf16" => Some(Dtype::Bfloat16),
+            _ => None,
+        }
+    }
+}
+
+/// The network caps a video model's frames per clip at this (`MAX_VIDEO_NUM_FRAMES`).
+pub const MAX_VIDEO_FRAMES: u32 = 64;
+/// Frames per clip when the config gives none (the network's default).
+pub const DEFAULT_VIDEO_FRAMES: u32 = 16;
+/// Largest `resize` side gascli accepts. The network sets no bound of its own; this one keeps a
+/// batch within memory (a 64-frame clip at 2048×2048 is already 768 MiB of uint8).
+pub const MAX_RESIZE_SIDE: u32 = 2048;
+/// The network feeds every audio model 16 kHz mono …
+pub const AUDIO_SAMPLE_RATE: u32 = 16_000;
+/// … cropped or padded to 6 s …
+pub const AUDIO_SECONDS: f64 = 6.0;
+/// … = 96 000 samples, whatever the config says.
+pub const AUDIO_SAMPLES: usize = 96_000;
 
 /// A checked `model_config.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +154,8 @@ pub struct ModelConfig {
     pub name: String,
     pub version: String,
     pub modality: Modality,
+    #[serde(default)]
+    pub dtype: Dtype,
     pub preprocessing: Preprocessing,
     pub model: ModelSection,
 }
@@ -101,18 +165,39 @@ impl ModelConfig {
     pub fn image_size(&self) -> [u32; 2] {
         self.preprocessing.resize.unwrap_or(DEFAULT_IMAGE_SIZE)
     }
-    /// Audio samples per clip (`sample_rate × duration_seconds`), when both are set.
-    pub fn audio_samples(&self) -> Option<u64> {
-        let rate = self.preprocessing.sample_rate?;
-        let dur = self.preprocessing.duration_seconds?;
-        Some((rate as f64 * dur).round() as u64)
+    /// Audio samples per clip the network feeds: always [`AUDIO_SAMPLES`].
+    pub fn audio_samples(&self) -> usize {
+        AUDIO_SAMPLES
     }
-    /// Frames per video clip (`preprocessing.max_frames`).
-    pub fn max_frames(&self) -> Option<u32> {
-        self.preprocessing.max_frames
+    /// Frames per video clip as the network resolves them: `num_frames`, else `max_frames`,
+    /// else 16 — read only when `resize` is set (without it the network's input shape is its
+    /// default, 16 frames) — capped at [`MAX_VIDEO_FRAMES`].
+    pub fn video_frames(&self) -> u32 {
+        let p = &self.preprocessing;
+        let t = match p.resize {
+            Some(_) => p
+                .num_frames
+                .or(p.max_frames)
+                .unwrap_or(DEFAULT_VIDEO_FRAMES),
+            None => DEFAULT_VIDEO_FRAMES,
+        };
+        t.min(MAX_VIDEO_FRAMES)
+    }
+    /// Frames-per-second sampling rate (`preprocessing.frame_rate`); `None`: consecutive frames.
+    pub fn frame_rate(&self) -> Option<f64> {
+        self.preprocessing.frame_rate
+    }
+    /// The keyword arguments the network calls `load_model(weights_path, **kwargs)` with: every
+    /// `model:` key except `weights_file`.
+    pub fn load_model_kwargs(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("num_classes".into(), Value::from(self.model.num_classes));
+        for (k, v) in &self.model.extra {
+            m.insert(k.clone(), v.clone());
+        }
+        m
     }
 }
-
 /// Result of checking a config text.
 #[derive(Debug, Default)]
 pub struct ConfigCheck {
@@ -230,15 +315,97 @@ fn describe(v: &Value) -> String {
     }
 }
 
-/// Check the text of `model_config.yaml` (`file` is the name used in findings).
+/// Top-level keys the network reads (`version` is ours: the registry and push need it).
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "modality",
+    "dtype",
+    "preprocessing",
+    "model",
+];
+/// `preprocessing:` keys gascli knows; `fps` and `normalize` only to warn that the network does
+/// not read them.
+const PREPROCESSING_KEYS: &[&str] = &[
+    "resize",
+    "num_frames",
+    "max_frames",
+    "frame_rate",
+    "sample_rate",
+    "duration_seconds",
+    "fps",
+    "normalize",
+];
+
+/// Check the text of `model_config.yaml` (`file` is the name used in findings): each section in
+/// its own named check, then the rules of the modality.
 pub fn check_config(text: &str, file: &str) -> ConfigCheck {
     let mut cx = Ctx {
         file,
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    let root: Value = match serde_saphyr::from_str(text) {
-        Ok(v) => v,
+    let Some(root) = parse_yaml(&mut cx, text) else {
+        return cx.finish(None, None);
+    };
+    let Some(map) = root.as_object() else {
+        cx.type_err(
+            "(document root)",
+            "a mapping with name, version, modality, preprocessing, model",
+            &root,
+        );
+        return cx.finish(None, None);
+    };
+    cx.unknown_keys(map, "", TOP_KEYS);
+    let name = check_name(&mut cx, map);
+    let version = check_version(&mut cx, map);
+    let modality = check_modality(&mut cx, map);
+    let dtype = check_dtype(&mut cx, map);
+    let pre = check_preprocessing(&mut cx, map);
+    let model = check_model(&mut cx, map);
+    if let (Some(m), Some(pre)) = (modality, &pre) {
+        match m {
+            Modality::Image => check_image_rules(&mut cx, pre),
+            Modality::Video => check_video_rules(&mut cx, pre),
+            Modality::Audio => check_audio_rules(&mut cx, pre),
+        }
+    }
+    let config = match (name, version, modality, dtype, pre, model) {
+        (
+            Some(name),
+            Some(version),
+            Some(modality),
+            Some(dtype),
+            Some(preprocessing),
+            Some(model),
+        ) if cx.errors.is_empty() => Some(ModelConfig {
+            name,
+            version,
+            modality,
+            dtype,
+            preprocessing,
+            model,
+        }),
+        _ => None,
+    };
+    cx.finish(config, modality)
+}
+
+impl Ctx<'_> {
+    fn finish(self, config: Option<ModelConfig>, modality: Option<Modality>) -> ConfigCheck {
+        ConfigCheck {
+            config,
+            modality,
+            errors: self.errors,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// YAML → generic value; a syntax error becomes a finding with the parser's line:column.
+fn parse_yaml(cx: &mut Ctx, text: &str) -> Option<Value> {
+    match serde_saphyr::from_str(text) {
+        Ok(v) => Some(v),
         Err(e) => {
             let (line, column) = match e.location() {
                 Some(loc) => (
@@ -249,6 +416,7 @@ pub fn check_config(text: &str, file: &str) -> ConfigCheck {
             };
             let first = e.to_string();
             let first = first.lines().next().unwrap_or("").to_string();
+            let file = cx.file;
             cx.errors.push(Finding::new(
                 "config-syntax",
                 file,
@@ -256,30 +424,13 @@ pub fn check_config(text: &str, file: &str) -> ConfigCheck {
                 column,
                 format!("{file} is not valid YAML: {first}; fix the syntax (see package.md for an example)"),
             ));
-            return ConfigCheck {
-                errors: cx.errors,
-                ..Default::default()
-            };
+            None
         }
-    };
-    let Some(map) = root.as_object() else {
-        cx.type_err(
-            "(document root)",
-            "a mapping with name, version, modality, preprocessing, model",
-            &root,
-        );
-        return ConfigCheck {
-            errors: cx.errors,
-            ..Default::default()
-        };
-    };
-    cx.unknown_keys(
-        map,
-        "",
-        &["name", "version", "modality", "preprocessing", "model"],
-    );
+    }
+}
 
-    let name = match map.get("name") {
+fn check_name(cx: &mut Ctx, map: &Map<String, Value>) -> Option<String> {
+    match map.get("name") {
         None => {
             cx.missing("name", "a non-empty string such as \"my-image-detector\"");
             None
@@ -289,8 +440,11 @@ pub fn check_config(text: &str, file: &str) -> ConfigCheck {
             cx.type_err("name", "a non-empty string", v);
             None
         }
-    };
-    let version = match map.get("version") {
+    }
+}
+
+fn check_version(cx: &mut Ctx, map: &Map<String, Value>) -> Option<String> {
+    match map.get("version") {
         None => {
             cx.missing("version", "a string such as \"1.0.0\"");
             None
@@ -304,8 +458,11 @@ pub fn check_config(text: &str, file: &str) -> ConfigCheck {
             cx.type_err("version", "a non-empty string", v);
             None
         }
-    };
-    let modality = match map.get("modality") {
+    }
+}
+
+fn check_modality(cx: &mut Ctx, map: &Map<String, Value>) -> Option<Modality> {
+    match map.get("modality") {
         None => {
             cx.missing("modality", "one of image, video, audio");
             None
@@ -324,260 +481,307 @@ pub fn check_config(text: &str, file: &str) -> ConfigCheck {
             cx.type_err("modality", "one of the strings image, video, audio", v);
             None
         }
-    };
+    }
+}
 
-    // preprocessing
-    let mut pre = Preprocessing::default();
-    let mut pre_ok = true;
+/// Top-level `dtype`: the precision the network loads the weights in; an unknown value makes
+/// the network refuse the model.
+fn check_dtype(cx: &mut Ctx, map: &Map<String, Value>) -> Option<Dtype> {
+    let v = match map.get("dtype") {
+        None | Some(Value::Null) => return Some(Dtype::Float32),
+        Some(v) => v,
+    };
+    let text = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match Dtype::parse(&text) {
+        Some(d) => Some(d),
+        None => {
+            cx.err(
+                "config-value",
+                format!(
+                    "`dtype` is {}; the network accepts {} (it refuses to load the model otherwise)",
+                    describe(v),
+                    Dtype::ACCEPTED
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `preprocessing:` — types and ranges of every key; what each key means for a modality is
+/// checked by the modality rules.
+fn check_preprocessing(cx: &mut Ctx, map: &Map<String, Value>) -> Option<Preprocessing> {
     let empty = Map::new();
     let pmap = match map.get("preprocessing") {
         None | Some(Value::Null) => &empty,
         Some(Value::Object(m)) => m,
         Some(v) => {
             cx.type_err("preprocessing", "a mapping", v);
-            pre_ok = false;
-            &empty
+            return None;
         }
     };
-    cx.unknown_keys(
-        pmap,
-        "preprocessing",
-        &[
-            "resize",
-            "max_frames",
-            "sample_rate",
-            "duration_seconds",
-            "fps",
-            "normalize",
-        ],
-    );
+    cx.unknown_keys(pmap, "preprocessing", PREPROCESSING_KEYS);
+    let errors_before = cx.errors.len();
+    let mut pre = Preprocessing::default();
     if let Some(v) = pmap.get("resize") {
-        match v.as_array() {
-            Some(a) if a.len() == 2 => {
-                let h = cx.pos_int(&a[0], "preprocessing.resize[0]");
-                let w = cx.pos_int(&a[1], "preprocessing.resize[1]");
-                match (h, w) {
-                    (Some(h), Some(w)) => pre.resize = Some([h, w]),
-                    _ => pre_ok = false,
-                }
-            }
-            _ => {
-                cx.type_err(
-                    "preprocessing.resize",
-                    "a list of two positive integers [H, W]",
-                    v,
-                );
-                pre_ok = false;
-            }
-        }
+        pre.resize = check_resize(cx, v);
     }
-    macro_rules! opt_field {
-        ($key:literal, $method:ident, $slot:expr) => {
-            if let Some(v) = pmap.get($key) {
-                match cx.$method(v, concat!("preprocessing.", $key)) {
-                    Some(x) => $slot = Some(x),
-                    None => pre_ok = false,
-                }
-            }
-        };
-    }
-    opt_field!("max_frames", pos_int, pre.max_frames);
-    opt_field!("sample_rate", pos_int, pre.sample_rate);
-    opt_field!("duration_seconds", pos_num, pre.duration_seconds);
-    opt_field!("fps", pos_num, pre.fps);
-    if let Some(v) = pmap.get("normalize") {
-        match v.as_object() {
-            Some(nm) => {
-                cx.unknown_keys(nm, "preprocessing.normalize", &["mean", "std"]);
-                let mean = match nm.get("mean") {
-                    Some(m) => cx.num_list(m, "preprocessing.normalize.mean", false),
-                    None => {
-                        cx.missing(
-                            "preprocessing.normalize.mean",
-                            "a list of numbers, one per channel",
-                        );
-                        None
-                    }
-                };
-                let std = match nm.get("std") {
-                    Some(s) => cx.num_list(s, "preprocessing.normalize.std", true),
-                    None => {
-                        cx.missing(
-                            "preprocessing.normalize.std",
-                            "a list of positive numbers, one per channel",
-                        );
-                        None
-                    }
-                };
-                match (mean, std) {
-                    (Some(mean), Some(std)) => {
-                        if mean.len() != std.len() {
-                            cx.err("config-value", format!(
-                                "`preprocessing.normalize.mean` has {} values but `std` has {}; give one value per channel in both",
-                                mean.len(), std.len()));
-                            pre_ok = false;
-                        } else {
-                            pre.normalize = Some(Normalize { mean, std });
-                        }
-                    }
-                    _ => pre_ok = false,
-                }
-            }
-            None => {
-                cx.type_err(
-                    "preprocessing.normalize",
-                    "a mapping {mean: [...], std: [...]}",
-                    v,
-                );
-                pre_ok = false;
-            }
-        }
-    }
-
-    // model
-    let mut model_sec = None;
-    match map.get("model") {
-        None => cx.missing(
-            "model",
-            "a mapping with num_classes (and optionally weights_file)",
-        ),
-        Some(Value::Object(mm)) => {
-            cx.unknown_keys(mm, "model", &["num_classes", "weights_file"]);
-            let nc = match mm.get("num_classes") {
-                None => {
-                    cx.missing(
-                        "model.num_classes",
-                        "2 for [real, synthetic], 3 or more for multiclass",
-                    );
-                    None
-                }
-                Some(v) => match v.as_u64() {
-                    Some(n) if (2..=u32::MAX as u64).contains(&n) => Some(n as u32),
-                    _ => {
-                        cx.type_err("model.num_classes", "an integer ≥ 2", v);
-                        None
-                    }
-                },
-            };
-            let wf = match mm.get("weights_file") {
-                None | Some(Value::Null) => Some(DEFAULT_WEIGHTS_FILE.to_string()),
-                Some(Value::String(s)) => {
-                    if s.is_empty()
-                        || s.contains('/')
-                        || s.contains('\\')
-                        || s.starts_with('.')
-                        || !s.ends_with(".safetensors")
-                    {
-                        cx.err("config-value", format!(
-                            "`model.weights_file` is {s:?}; it must be a plain file name at the package root ending in .safetensors (e.g. \"model.safetensors\")"));
-                        None
-                    } else {
-                        Some(s.clone())
-                    }
-                }
-                Some(v) => {
-                    cx.type_err("model.weights_file", "a file name string", v);
-                    None
-                }
-            };
-            if let (Some(num_classes), Some(weights_file)) = (nc, wf) {
-                model_sec = Some(ModelSection {
-                    num_classes,
-                    weights_file,
-                });
-            }
-        }
-        Some(v) => cx.type_err("model", "a mapping with num_classes", v),
-    }
-
-    // per-modality rules
-    if let Some(m) = modality {
-        let unused = |cx: &mut Ctx, key: &str, present: bool| {
-            if present {
-                cx.warn(
-                    "config-unused",
-                    format!("`preprocessing.{key}` is not used for {m} models; remove it"),
-                );
-            }
-        };
-        match m {
-            Modality::Image => {
-                if pmap.get("resize").is_none() {
-                    cx.warn("config-default", "`preprocessing.resize` is absent: images will be resized to the default [224, 224]; set it explicitly".into());
-                }
-                unused(&mut cx, "max_frames", pmap.contains_key("max_frames"));
-                unused(&mut cx, "sample_rate", pmap.contains_key("sample_rate"));
-                unused(
-                    &mut cx,
-                    "duration_seconds",
-                    pmap.contains_key("duration_seconds"),
-                );
-            }
-            Modality::Video => {
-                if !pmap.contains_key("resize") {
-                    cx.missing(
-                        "preprocessing.resize",
-                        "video models need [H, W], e.g. [224, 224]",
-                    );
-                    pre_ok = false;
-                }
-                if !pmap.contains_key("max_frames") {
-                    cx.missing(
-                        "preprocessing.max_frames",
-                        "video models need the frames per clip, e.g. 16",
-                    );
-                    pre_ok = false;
-                }
-                unused(&mut cx, "sample_rate", pmap.contains_key("sample_rate"));
-                unused(
-                    &mut cx,
-                    "duration_seconds",
-                    pmap.contains_key("duration_seconds"),
-                );
-            }
-            Modality::Audio => {
-                if !pmap.contains_key("sample_rate") {
-                    cx.missing(
-                        "preprocessing.sample_rate",
-                        "audio models need the rate in Hz, e.g. 16000",
-                    );
-                    pre_ok = false;
-                }
-                if !pmap.contains_key("duration_seconds") {
-                    cx.missing(
-                        "preprocessing.duration_seconds",
-                        "audio models need the clip length, e.g. 6.0",
-                    );
-                    pre_ok = false;
-                }
-                unused(&mut cx, "resize", pmap.contains_key("resize"));
-                unused(&mut cx, "max_frames", pmap.contains_key("max_frames"));
-            }
-        }
-    }
-
-    let config = match (name, version, modality, model_sec) {
-        (Some(name), Some(version), Some(modality), Some(model))
-            if pre_ok && cx.errors.is_empty() =>
-        {
-            Some(ModelConfig {
-                name,
-                version,
-                modality,
-                preprocessing: pre,
-                model,
-            })
-        }
-        _ => None,
+    let frames = |cx: &mut Ctx, key: &str| {
+        pmap.get(key)
+            .and_then(|v| cx.pos_int(v, &format!("preprocessing.{key}")))
     };
-    ConfigCheck {
-        config,
-        modality,
-        errors: cx.errors,
-        warnings: cx.warnings,
+    pre.num_frames = frames(cx, "num_frames");
+    pre.max_frames = frames(cx, "max_frames");
+    pre.sample_rate = frames(cx, "sample_rate");
+    let num = |cx: &mut Ctx, key: &str| {
+        pmap.get(key)
+            .and_then(|v| cx.pos_num(v, &format!("preprocessing.{key}")))
+    };
+    pre.frame_rate = num(cx, "frame_rate");
+    pre.duration_seconds = num(cx, "duration_seconds");
+    if let Some(v) = pmap.get("fps") {
+        // not read by the network: its value changes nothing, so its type is no error either
+        pre.fps = v.as_f64();
+        cx.warn(
+            "config-not-read",
+            "`preprocessing.fps` is not read by the network and changes nothing; its key for frame sampling is `preprocessing.frame_rate`".into(),
+        );
+    }
+    if let Some(v) = pmap.get("normalize") {
+        pre.normalize = check_normalize(cx, v);
+        cx.warn(
+            "config-not-read",
+            "`preprocessing.normalize` is not read by the network: it passes only `model:` keys to load_model; normalise inside forward(), or move it under `model:` to receive it as load_model(normalize=...)".into(),
+        );
+    }
+    (cx.errors.len() == errors_before).then_some(pre)
+}
+
+fn check_resize(cx: &mut Ctx, v: &Value) -> Option<[u32; 2]> {
+    let Some(a) = v.as_array().filter(|a| a.len() == 2) else {
+        cx.type_err(
+            "preprocessing.resize",
+            "a list of two positive integers [H, W]",
+            v,
+        );
+        return None;
+    };
+    let h = cx.pos_int(&a[0], "preprocessing.resize[0]");
+    let w = cx.pos_int(&a[1], "preprocessing.resize[1]");
+    let (h, w) = (h?, w?);
+    if h > MAX_RESIZE_SIDE || w > MAX_RESIZE_SIDE {
+        cx.err(
+            "config-value",
+            format!(
+                "`preprocessing.resize` is [{h}, {w}]; gascli accepts sides up to {MAX_RESIZE_SIDE} (the network sets no bound, but a batch this size does not fit in memory); use a smaller input size"
+            ),
+        );
+        return None;
+    }
+    Some([h, w])
+}
+
+fn check_normalize(cx: &mut Ctx, v: &Value) -> Option<Normalize> {
+    let Some(nm) = v.as_object() else {
+        cx.type_err(
+            "preprocessing.normalize",
+            "a mapping {mean: [...], std: [...]}",
+            v,
+        );
+        return None;
+    };
+    cx.unknown_keys(nm, "preprocessing.normalize", &["mean", "std"]);
+    let mean = match nm.get("mean") {
+        Some(m) => cx.num_list(m, "preprocessing.normalize.mean", false),
+        None => {
+            cx.missing(
+                "preprocessing.normalize.mean",
+                "a list of numbers, one per channel",
+            );
+            None
+        }
+    };
+    let std = match nm.get("std") {
+        Some(s) => cx.num_list(s, "preprocessing.normalize.std", true),
+        None => {
+            cx.missing(
+                "preprocessing.normalize.std",
+                "a list of positive numbers, one per channel",
+            );
+            None
+        }
+    };
+    let (mean, std) = (mean?, std?);
+    if mean.len() != std.len() {
+        cx.err("config-value", format!(
+            "`preprocessing.normalize.mean` has {} values but `std` has {}; give one value per channel in both",
+            mean.len(), std.len()));
+        return None;
+    }
+    Some(Normalize { mean, std })
+}
+
+/// `model:` — `num_classes`, `weights_file`, and the keys passed on to `load_model`.
+fn check_model(cx: &mut Ctx, map: &Map<String, Value>) -> Option<ModelSection> {
+    let mm = match map.get("model") {
+        None => {
+            cx.missing(
+                "model",
+                "a mapping with num_classes (and optionally weights_file)",
+            );
+            return None;
+        }
+        Some(Value::Object(mm)) => mm,
+        Some(v) => {
+            cx.type_err("model", "a mapping with num_classes", v);
+            return None;
+        }
+    };
+    let nc = match mm.get("num_classes") {
+        None => {
+            cx.missing(
+                "model.num_classes",
+                "2 for [real, synthetic], 3 or more for multiclass",
+            );
+            None
+        }
+        Some(v) => match v.as_u64() {
+            Some(n) if (2..=u32::MAX as u64).contains(&n) => Some(n as u32),
+            _ => {
+                cx.type_err("model.num_classes", "an integer ≥ 2", v);
+                None
+            }
+        },
+    };
+    let wf = check_weights_file(cx, mm.get("weights_file"));
+    let mut extra = Map::new();
+    for (k, v) in mm {
+        if k == "num_classes" || k == "weights_file" {
+            continue;
+        }
+        cx.warn(
+            "config-load-kwarg",
+            format!(
+                "`model.{k}` is passed to load_model as the keyword argument {k}={}, as the network passes every `model:` key except weights_file; load_model must accept it (or **kwargs), else the network retries load_model(weights_path, num_classes=...) without it",
+                serde_json::to_string(v).unwrap_or_default()
+            ),
+        );
+        extra.insert(k.clone(), v.clone());
+    }
+    Some(ModelSection {
+        num_classes: nc?,
+        weights_file: wf?,
+        extra,
+    })
+}
+
+fn check_weights_file(cx: &mut Ctx, v: Option<&Value>) -> Option<String> {
+    match v {
+        None | Some(Value::Null) => Some(DEFAULT_WEIGHTS_FILE.to_string()),
+        Some(Value::String(s)) => {
+            if s.is_empty()
+                || s.contains('/')
+                || s.contains('\\')
+                || s.starts_with('.')
+                || !s.ends_with(".safetensors")
+            {
+                cx.err("config-value", format!(
+                    "`model.weights_file` is {s:?}; it must be a plain file name at the package root ending in .safetensors (e.g. \"model.safetensors\")"));
+                None
+            } else {
+                Some(s.clone())
+            }
+        }
+        Some(v) => {
+            cx.type_err("model.weights_file", "a file name string", v);
+            None
+        }
     }
 }
 
+/// A key that means nothing for this modality.
+fn warn_unused(cx: &mut Ctx, m: Modality, key: &str, present: bool) {
+    if present {
+        cx.warn(
+            "config-unused",
+            format!("`preprocessing.{key}` is not used for {m} models; remove it"),
+        );
+    }
+}
+
+fn check_image_rules(cx: &mut Ctx, pre: &Preprocessing) {
+    if pre.resize.is_none() {
+        cx.warn("config-default", "`preprocessing.resize` is absent: images will be resized to the default [224, 224]; set it explicitly".into());
+    }
+    let m = Modality::Image;
+    warn_unused(cx, m, "num_frames", pre.num_frames.is_some());
+    warn_unused(cx, m, "max_frames", pre.max_frames.is_some());
+    warn_unused(cx, m, "frame_rate", pre.frame_rate.is_some());
+    warn_unused(cx, m, "sample_rate", pre.sample_rate.is_some());
+    warn_unused(cx, m, "duration_seconds", pre.duration_seconds.is_some());
+}
+
+/// Video: frames as the network resolves them (`num_frames`, alias `max_frames`, default 16,
+/// capped at 64, read only with `resize`), `frame_rate` sampling.
+fn check_video_rules(cx: &mut Ctx, pre: &Preprocessing) {
+    let given = pre.num_frames.or(pre.max_frames);
+    if pre.resize.is_none() {
+        let also = if given.is_some() {
+            " and, without it, the network ignores num_frames/max_frames and feeds 16 frames"
+        } else {
+            ""
+        };
+        cx.warn("config-default", format!(
+            "`preprocessing.resize` is absent: frames will be resized to the default [224, 224]{also}; set it explicitly"));
+    } else if given.is_none() {
+        cx.warn("config-default", format!(
+            "`preprocessing.num_frames` is absent: the network feeds {DEFAULT_VIDEO_FRAMES} frames per clip; set it explicitly"));
+    }
+    if let (Some(n), Some(m)) = (pre.num_frames, pre.max_frames)
+        && n != m
+    {
+        cx.warn("config-conflict", format!(
+            "`preprocessing.num_frames` ({n}) and `max_frames` ({m}) differ: the network reads num_frames; remove max_frames"));
+    }
+    if let Some(t) = given
+        && t > MAX_VIDEO_FRAMES
+    {
+        let key = if pre.num_frames.is_some() {
+            "num_frames"
+        } else {
+            "max_frames"
+        };
+        cx.warn("config-capped", format!(
+            "`preprocessing.{key}` is {t}; the network caps frames per clip at {MAX_VIDEO_FRAMES} and feeds {MAX_VIDEO_FRAMES}; set {MAX_VIDEO_FRAMES} or less"));
+    }
+    let m = Modality::Video;
+    warn_unused(cx, m, "sample_rate", pre.sample_rate.is_some());
+    warn_unused(cx, m, "duration_seconds", pre.duration_seconds.is_some());
+}
+
+/// Audio: the network always feeds 16 kHz × 6 s; other values change nothing.
+fn check_audio_rules(cx: &mut Ctx, pre: &Preprocessing) {
+    if let Some(sr) = pre.sample_rate
+        && sr != AUDIO_SAMPLE_RATE
+    {
+        cx.warn("config-audio-fixed", format!(
+            "`preprocessing.sample_rate` is {sr}, but the network always feeds audio at {AUDIO_SAMPLE_RATE} Hz × {AUDIO_SECONDS} s = {AUDIO_SAMPLES} samples whatever the config says; this value changes nothing (set {AUDIO_SAMPLE_RATE})"));
+    }
+    if let Some(d) = pre.duration_seconds
+        && d != AUDIO_SECONDS
+    {
+        cx.warn("config-audio-fixed", format!(
+            "`preprocessing.duration_seconds` is {d}, but the network always feeds {AUDIO_SECONDS} s at {AUDIO_SAMPLE_RATE} Hz = {AUDIO_SAMPLES} samples whatever the config says; this value changes nothing (set {AUDIO_SECONDS})"));
+    }
+    let m = Modality::Audio;
+    warn_unused(cx, m, "resize", pre.resize.is_some());
+    warn_unused(cx, m, "num_frames", pre.num_frames.is_some());
+    warn_unused(cx, m, "max_frames", pre.max_frames.is_some());
+    warn_unused(cx, m, "frame_rate", pre.frame_rate.is_some());
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,38 +842,149 @@ mod tests {
         let msgs = rules(&c);
         assert!(msgs.iter().any(|m| m.contains("`version`")), "{msgs:?}");
         assert!(
-            msgs.iter().any(|m| m.contains("preprocessing.max_frames")),
-            "{msgs:?}"
-        );
-        assert!(
-            msgs.iter().any(|m| m.contains("preprocessing.resize")),
-            "{msgs:?}"
-        );
-        assert!(
             c.warnings
                 .iter()
                 .any(|w| w.rule == "config-unknown-key" && w.message.contains("extra"))
         );
+        // video without resize / frames: the network's defaults, said as warnings
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.rule == "config-default" && w.message.contains("resize"))
+        );
         assert_eq!(c.modality, Some(Modality::Video));
     }
 
+    fn video(pre: &str) -> ConfigCheck {
+        check_config(
+            &format!(
+                "name: v\nversion: '1'\nmodality: video\npreprocessing: {pre}\nmodel: {{num_classes: 2}}\n"
+            ),
+            CONFIG_FILE,
+        )
+    }
+
     #[test]
-    fn audio_needs_rate_and_duration() {
-        let ok = check_config(
-            "name: a\nversion: '1'\nmodality: audio\npreprocessing: {sample_rate: 16000, duration_seconds: 6.0}\nmodel: {num_classes: 2}\n",
+    fn video_frames_as_the_network_reads_them() {
+        let frames = |pre: &str| video(pre).config.unwrap().video_frames();
+        assert_eq!(frames("{resize: [8, 8], num_frames: 8}"), 8);
+        assert_eq!(frames("{resize: [8, 8], max_frames: 9}"), 9);
+        assert_eq!(frames("{resize: [8, 8], num_frames: 5, max_frames: 9}"), 5);
+        assert_eq!(frames("{resize: [8, 8]}"), DEFAULT_VIDEO_FRAMES);
+        // without resize the network's input shape is its default: num_frames is not read
+        assert_eq!(frames("{num_frames: 8}"), DEFAULT_VIDEO_FRAMES);
+        // capped, with a warning, not an error
+        let c = video("{resize: [8, 8], max_frames: 100}");
+        assert!(c.errors.is_empty());
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.rule == "config-capped" && w.message.contains("64"))
+        );
+        assert_eq!(c.config.unwrap().video_frames(), MAX_VIDEO_FRAMES);
+        let c = video("{resize: [8, 8], num_frames: 4, frame_rate: 8}");
+        assert_eq!(c.config.unwrap().frame_rate(), Some(8.0));
+        assert!(video("{resize: [8, 8], frame_rate: 0}").config.is_none());
+    }
+
+    #[test]
+    fn keys_the_network_does_not_read_change_nothing_and_say_so() {
+        let c = video("{resize: [8, 8], num_frames: 4, fps: 2}");
+        let cfg = c.config.unwrap();
+        assert_eq!(cfg.frame_rate(), None);
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.rule == "config-not-read" && w.message.contains("frame_rate"))
+        );
+        // even a wrong type: the key is not read
+        assert!(
+            video("{resize: [8, 8], num_frames: 4, fps: fast}")
+                .errors
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn audio_is_always_16k_by_6s() {
+        let c = check_config(
+            "name: a\nversion: '1'\nmodality: audio\npreprocessing: {sample_rate: 8000, duration_seconds: 2.0}\nmodel: {num_classes: 2}\n",
             CONFIG_FILE,
         );
-        assert_eq!(ok.config.unwrap().audio_samples(), Some(96000));
-        let bad = check_config(
+        assert!(c.errors.is_empty());
+        assert_eq!(c.config.unwrap().audio_samples(), AUDIO_SAMPLES);
+        let w: Vec<_> = c
+            .warnings
+            .iter()
+            .filter(|w| w.rule == "config-audio-fixed")
+            .collect();
+        assert_eq!(w.len(), 2, "{:?}", c.warnings);
+        assert!(w[0].message.contains("16000 Hz"));
+        // no preprocessing at all is fine: the network needs none
+        let c = check_config(
             "name: a\nversion: '1'\nmodality: audio\nmodel: {num_classes: 2}\n",
             CONFIG_FILE,
         );
-        assert_eq!(
-            bad.errors
-                .iter()
-                .filter(|f| f.rule == "config-missing")
-                .count(),
-            2
+        assert!(
+            c.errors.is_empty() && c.warnings.is_empty(),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn model_keys_become_load_model_kwargs() {
+        let c = check_config(
+            "name: a\nversion: '1'\nmodality: image\npreprocessing: {resize: [8, 8], normalize: {mean: [0.5], std: [0.5]}}\nmodel: {num_classes: 3, weights_file: w.safetensors, head_scale: 2.0, arch: {depth: 2}}\n",
+            CONFIG_FILE,
+        );
+        let cfg = c.config.clone().unwrap();
+        let kw = cfg.load_model_kwargs();
+        assert_eq!(kw.len(), 3);
+        assert_eq!(kw["num_classes"], 3);
+        assert_eq!(kw["head_scale"], 2.0);
+        assert_eq!(kw["arch"]["depth"], 2);
+        assert!(!kw.contains_key("weights_file") && !kw.contains_key("normalize"));
+        let w: Vec<_> = c
+            .warnings
+            .iter()
+            .map(|w| (w.rule.as_str(), w.message.as_str()))
+            .collect();
+        assert!(
+            w.iter()
+                .any(|(r, m)| *r == "config-load-kwarg" && m.contains("head_scale=2.0")),
+            "{w:?}"
+        );
+        assert!(!w.iter().any(|(_, m)| m.contains("ignored")), "{w:?}");
+        assert!(
+            w.iter()
+                .any(|(r, m)| *r == "config-not-read" && m.contains("normalize")),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn dtype_and_resize_bounds() {
+        let img = |extra: &str| {
+            check_config(
+                &format!(
+                    "name: a\nversion: '1'\nmodality: image\n{extra}model: {{num_classes: 2}}\n"
+                ),
+                CONFIG_FILE,
+            )
+        };
+        assert_eq!(img("").config.unwrap().dtype, Dtype::Float32);
+        assert_eq!(img("dtype: BF16\n").config.unwrap().dtype, Dtype::Bfloat16);
+        assert_eq!(img("dtype: fp16\n").config.unwrap().dtype, Dtype::Float16);
+        let bad = img("dtype: int8\n");
+        assert!(bad.config.is_none() && bad.errors[0].message.contains("bfloat16"));
+        let big = img("preprocessing: {resize: [8192, 8192]}\n");
+        assert!(big.config.is_none());
+        assert!(big.errors[0].message.contains("2048"), "{:?}", big.errors);
+        assert!(
+            img("preprocessing: {resize: [2048, 2048]}\n")
+                .config
+                .is_some()
         );
     }
 

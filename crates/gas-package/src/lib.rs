@@ -18,8 +18,9 @@ pub mod st;
 mod zipio;
 
 pub use config::{
-    CONFIG_FILE, ConfigCheck, DEFAULT_IMAGE_SIZE, DEFAULT_WEIGHTS_FILE, Modality, ModelConfig,
-    ModelSection, Normalize, ParseModalityError, Preprocessing, check_config,
+    AUDIO_SAMPLE_RATE, AUDIO_SAMPLES, AUDIO_SECONDS, CONFIG_FILE, ConfigCheck, DEFAULT_IMAGE_SIZE,
+    DEFAULT_VIDEO_FRAMES, DEFAULT_WEIGHTS_FILE, Dtype, MAX_RESIZE_SIDE, MAX_VIDEO_FRAMES, Modality,
+    ModelConfig, ModelSection, Normalize, ParseModalityError, Preprocessing, check_config,
 };
 pub use zipio::{
     MAX_COMPRESSION_RATIO, MAX_ENTRIES, MAX_TOTAL_UNCOMPRESSED, RATIO_CHECK_MIN_BYTES,

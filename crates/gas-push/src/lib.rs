@@ -26,7 +26,7 @@ use gas_chain::Hotkey;
 use gas_chain::chain::{ChainClient, ChainError, ChainRetry};
 use gas_chain::commitment::commitment_string;
 use gas_chain::upload::{Presigned, PresignedRequest, RetryPolicy, UploadClient, UploadError};
-use gas_package::{Modality, ValidateOptions, ValidationReport};
+use gas_package::{Modality, PackageError, ValidateOptions, ValidatedPackage, ValidationReport};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -349,8 +349,8 @@ pub enum Outcome {
 /// A package that passed validation.
 struct Valid {
     modality: Modality,
-    path: PathBuf,
-    report: ValidationReport,
+    /// Validated once; packaging takes the handle and does not check again.
+    pkg: ValidatedPackage,
 }
 
 /// A ZIP ready to upload.
@@ -446,29 +446,35 @@ fn validate_all(
     let mut valid = Vec::new();
     let mut invalid = Vec::new();
     for (m, p) in &opts.models {
-        let report = gas_package::validate(
+        let checked = gas_package::validate_package(
             p,
             &ValidateOptions {
                 expected_modality: Some(*m),
             },
-        )
-        .map_err(|source| PushError::Validate {
-            path: p.clone(),
-            source,
-        })?;
-        on_event(Event::Validated {
-            modality: *m,
-            path: p,
-            report: &report,
-        });
-        if report.valid {
-            valid.push(Valid {
-                modality: *m,
-                path: p.clone(),
-                report,
-            });
-        } else {
-            invalid.push((*m, p.clone()));
+        );
+        match checked {
+            Ok(pkg) => {
+                on_event(Event::Validated {
+                    modality: *m,
+                    path: p,
+                    report: pkg.report(),
+                });
+                valid.push(Valid { modality: *m, pkg });
+            }
+            Err(PackageError::Invalid { report, .. }) => {
+                on_event(Event::Validated {
+                    modality: *m,
+                    path: p,
+                    report: &report,
+                });
+                invalid.push((*m, p.clone()));
+            }
+            Err(source) => {
+                return Err(PushError::Validate {
+                    path: p.clone(),
+                    source,
+                });
+            }
         }
     }
     if invalid.is_empty() {
@@ -580,13 +586,10 @@ fn package_all(
 ) -> Result<Vec<Item>, PushError> {
     let mut items = Vec::with_capacity(valid.len());
     for v in valid {
-        let item = if v.path.is_dir() {
-            let name = v
-                .report
-                .config
-                .as_ref()
-                .map(|c| zip_name(&c.name, &c.version))
-                .unwrap_or_else(|| zip_name("", ""));
+        let path = v.pkg.path().to_path_buf();
+        let item = if v.pkg.is_dir() {
+            let cfg = v.pkg.config();
+            let name = zip_name(&cfg.name, &cfg.version);
             let dir = scratch.join(v.modality.as_str());
             std::fs::create_dir_all(&dir).map_err(|source| PushError::Io {
                 what: format!("creating {}", dir.display()),
@@ -594,41 +597,37 @@ fn package_all(
             })?;
             let zip = dir.join(&name);
             on_event(Event::Packaging {
-                path: &v.path,
+                path: &path,
                 zip: &zip,
             });
             let packaged =
-                gas_package::package_dir(&v.path, &zip).map_err(|source| PushError::Package {
-                    path: v.path.clone(),
+                gas_package::package(&v.pkg, &zip).map_err(|source| PushError::Package {
+                    path: path.clone(),
                     source,
                 })?;
             Item {
                 modality: v.modality,
-                given: v.path,
+                given: path,
                 zip,
                 filename: name,
                 sha256: packaged.sha256,
                 size: packaged.size_bytes,
             }
         } else {
-            let sha256 = v.report.summary.sha256.clone().ok_or_else(|| {
-                PushError::Options(format!(
-                    "validation of {} gave no SHA-256",
-                    v.path.display()
-                ))
+            let sha256 = v.pkg.sha256().map(str::to_string).ok_or_else(|| {
+                PushError::Options(format!("validation of {} gave no SHA-256", path.display()))
             })?;
             Item {
                 modality: v.modality,
-                filename: v
-                    .path
+                filename: path
                     .file_name()
                     .and_then(|n| n.to_str())
                     .unwrap_or("model.zip")
                     .to_string(),
-                zip: v.path.clone(),
-                given: v.path,
+                zip: path.clone(),
+                given: path,
                 sha256,
-                size: v.report.summary.size_bytes,
+                size: v.pkg.report().summary.size_bytes,
             }
         };
         items.push(item);

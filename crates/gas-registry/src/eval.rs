@@ -20,10 +20,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
+use gas_bench::results::{BenchResults, DatasetResult, Metrics};
 use gas_bench::runner::{BenchError, BenchOptions, DataSource, run_bench};
 use gas_bench::worker::{WorkerError, WorkerOptions};
 use gas_datasets::Mode;
 use gas_package::Modality;
+use gas_score::Label;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::db::{Model, NewMetric, status};
@@ -179,69 +182,138 @@ impl Evaluator for BenchEvaluator {
     }
 }
 
-fn f(v: &Value) -> Option<f64> {
-    v.as_f64().filter(|x| x.is_finite())
+fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite())
 }
 
-fn metric(dataset: &str, v: &Value) -> NewMetric {
+fn metric(dataset: &str, n: u64, m: Option<&Metrics>) -> NewMetric {
     NewMetric {
         dataset: dataset.to_string(),
-        sn34: f(&v["sn34_score"]),
-        mcc: f(&v["mcc"]),
-        brier: f(&v["brier"]),
-        accuracy: f(&v["accuracy"]),
-        samples: v["n"].as_i64().unwrap_or(0),
+        sn34: finite(m.and_then(|m| m.sn34_score)),
+        mcc: finite(m.and_then(|m| m.mcc)),
+        brier: finite(m.map(|m| m.brier)),
+        accuracy: finite(m.map(|m| m.accuracy)),
+        samples: i64::try_from(n).unwrap_or(i64::MAX),
     }
 }
 
 /// `*` (the modality aggregate) then one row per dataset.
-fn metrics_of(results: &Value) -> Vec<NewMetric> {
-    let mut out = vec![metric("*", &results["overall"])];
-    for d in results["per_dataset"].as_array().into_iter().flatten() {
-        if let Some(name) = d["name"].as_str() {
-            out.push(metric(name, d));
-        }
-    }
-    out
+fn metrics_of(r: &BenchResults) -> Vec<NewMetric> {
+    std::iter::once(metric("*", r.overall.n, Some(&r.overall.metrics)))
+        .chain(
+            r.per_dataset
+                .iter()
+                .map(|d| metric(&d.name, d.n, d.metrics.as_ref())),
+        )
+        .collect()
 }
 
-/// Reliability bins `[{"p", "frac", "n"}]` from the run's predictions (binary view).
-fn calibration(preds: &[gas_score::Prediction]) -> Vec<Value> {
+/// One reliability bin of the calibration data kept with a stage result.
+#[derive(Debug, Serialize)]
+struct CalibrationBin {
+    p: f64,
+    frac: f64,
+    n: u64,
+}
+
+/// Reliability bins from the run's predictions (binary view).
+fn calibration(preds: &[gas_score::Prediction]) -> Vec<CalibrationBin> {
     gas_score::calibration_bins(
         preds.iter().map(|p| (p.p_synthetic, p.label)),
         CALIBRATION_BINS,
     )
     .into_iter()
-    .map(|b| json!({"p": b.mean_p, "frac": b.frac_synthetic, "n": b.n}))
+    .map(|b| CalibrationBin {
+        p: b.mean_p,
+        frac: b.frac_synthetic,
+        n: b.n,
+    })
     .collect()
 }
 
-/// What the job result keeps (the full results.json is in the store).
-fn summary(results: &Value, key_prefix: &str) -> Value {
-    let per: Vec<Value> = results["per_dataset"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|d| {
-            json!({"name": d["name"], "media_type": d["media_type"], "n": d["n"],
-                   "n_failed": d["n_failed"], "accuracy": d["accuracy"], "mcc": d["mcc"],
-                   "brier": d["brier"], "sn34_score": d["sn34_score"]})
-        })
-        .collect();
-    let o = &results["overall"];
-    json!({
-        "mode": results["mode"],
-        "seed": results["seed"],
-        "sandbox": results["sandbox"]["enabled"],
-        "overall": {"n": o["n"], "n_failed": o["n_failed"], "accuracy": o["accuracy"],
-                    "mcc": o["mcc"], "brier": o["brier"], "sn34_score": o["sn34_score"]},
-        "per_dataset": per,
-        "errors": results["errors"]["counts"],
-        "timing": results["timing"],
-        "results_key": format!("{key_prefix}/results.json"),
-        "report_key": format!("{key_prefix}/report.html"),
-        "predictions_key": format!("{key_prefix}/predictions.csv"),
-    })
+/// The headline metrics kept per dataset and overall (`null` where nothing was scored).
+#[derive(Debug, Serialize)]
+struct Headline<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media_type: Option<Label>,
+    n: u64,
+    n_failed: u64,
+    accuracy: Option<f64>,
+    mcc: Option<f64>,
+    brier: Option<f64>,
+    sn34_score: Option<f64>,
+}
+
+impl<'a> Headline<'a> {
+    fn new(n: u64, n_failed: u64, m: Option<&Metrics>) -> Self {
+        Headline {
+            name: None,
+            media_type: None,
+            n,
+            n_failed,
+            accuracy: m.map(|m| m.accuracy),
+            mcc: m.and_then(|m| m.mcc),
+            brier: m.map(|m| m.brier),
+            sn34_score: m.and_then(|m| m.sn34_score),
+        }
+    }
+
+    fn dataset(d: &'a DatasetResult) -> Self {
+        Headline {
+            name: Some(&d.name),
+            media_type: Some(d.media_type),
+            ..Headline::new(d.n, d.n_failed, d.metrics.as_ref())
+        }
+    }
+}
+
+/// What a stage's job result keeps (the full results.json is in the store): the stage
+/// result's `detail`.
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    mode: Mode,
+    seed: u64,
+    sandbox: bool,
+    overall: Headline<'a>,
+    per_dataset: Vec<Headline<'a>>,
+    errors: &'a std::collections::BTreeMap<String, u64>,
+    timing: &'a gas_bench::results::Timing,
+    results_key: String,
+    report_key: String,
+    predictions_key: String,
+    calibration: Vec<CalibrationBin>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    threshold: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+impl<'a> Summary<'a> {
+    fn new(r: &'a BenchResults, preds: &[gas_score::Prediction], key_prefix: &str) -> Self {
+        let o = &r.overall;
+        Summary {
+            mode: r.mode,
+            seed: r.seed,
+            sandbox: r.sandbox.enabled,
+            overall: Headline::new(o.n, o.n_failed, Some(&o.metrics)),
+            per_dataset: r.per_dataset.iter().map(Headline::dataset).collect(),
+            errors: &r.errors.counts,
+            timing: &r.timing,
+            results_key: format!("{key_prefix}/results.json"),
+            report_key: format!("{key_prefix}/report.html"),
+            predictions_key: format!("{key_prefix}/predictions.csv"),
+            calibration: calibration(preds),
+            threshold: None,
+            reason: None,
+        }
+    }
+
+    /// The stage result's `detail` (stored as JSON with the job).
+    fn detail(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
 }
 
 fn fmt3(x: Option<f64>) -> String {
@@ -342,11 +414,9 @@ impl BenchEvaluator {
                 ..gas_score::Prediction::new(r.label, r.p_synthetic)
             })
             .collect();
-        // TODO(issue 8): the verdicts still read the results by key; move them to BenchResults.
-        let results = serde_json::to_value(&out.results).unwrap_or(Value::Null);
         Ok(match kind {
-            BenchStage::Exam => self.judge_exam(&results, &preds, &prefix),
-            BenchStage::Benchmark => judge_benchmark(&results, &preds, &prefix),
+            BenchStage::Exam => self.judge_exam(&out.results, &preds, &prefix),
+            BenchStage::Benchmark => judge_benchmark(&out.results, &preds, &prefix),
         })
     }
 
@@ -446,6 +516,7 @@ impl BenchEvaluator {
             device: self.cfg.device.clone(),
             fast_decode: false,
             apply_exif: false,
+            reencode: true,
             worker,
             progress: false,
             cancel: None,
@@ -499,23 +570,24 @@ impl BenchEvaluator {
     }
 
     /// The exam's verdict: passed when the accuracy reaches the threshold; queues `benchmark`.
-    fn judge_exam(&self, r: &Value, preds: &[gas_score::Prediction], prefix: &str) -> StageResult {
-        let mut detail = summary(r, prefix);
-        detail["calibration"] = Value::Array(calibration(preds));
-        let o = &r["overall"];
-        let (n, acc, sn34) = (
-            o["n"].as_i64().unwrap_or(0),
-            f(&o["accuracy"]),
-            f(&o["sn34_score"]),
-        );
+    fn judge_exam(
+        &self,
+        r: &BenchResults,
+        preds: &[gas_score::Prediction],
+        prefix: &str,
+    ) -> StageResult {
+        let mut summary = Summary::new(r, preds, prefix);
+        let o = &r.overall;
+        let n = o.n;
+        let sn34 = finite(o.metrics.sn34_score);
         let th = self.cfg.exam_threshold;
-        detail["threshold"] = json!(th);
-        let acc = exam_accuracy(acc.as_slice());
+        summary.threshold = Some(th);
+        let acc = exam_accuracy(finite(Some(o.metrics.accuracy)).as_slice());
         let passed = n > 0 && exam_passes(acc, th);
         let reason = if n == 0 {
             format!(
                 "exam: no sample could be scored ({} failed); see {prefix}/results.json",
-                o["n_failed"]
+                o.n_failed
             )
         } else if passed {
             format!(
@@ -530,7 +602,7 @@ impl BenchEvaluator {
                 fmt3(sn34)
             )
         };
-        detail["reason"] = json!(reason);
+        summary.reason = Some(reason.clone());
         StageResult {
             passed,
             model_status: if passed {
@@ -541,23 +613,21 @@ impl BenchEvaluator {
             .into(),
             reasons: if passed { vec![] } else { vec![reason] },
             metrics: metrics_of(r),
-            detail,
+            detail: summary.detail(),
             next_stage: passed.then(|| "benchmark".to_string()),
         }
     }
 }
 
 /// The benchmark's verdict: recorded when at least one sample was scored.
-fn judge_benchmark(r: &Value, preds: &[gas_score::Prediction], prefix: &str) -> StageResult {
-    let mut detail = summary(r, prefix);
-    detail["calibration"] = Value::Array(calibration(preds));
-    let o = &r["overall"];
-    let passed = o["n"].as_i64().unwrap_or(0) > 0;
+fn judge_benchmark(r: &BenchResults, preds: &[gas_score::Prediction], prefix: &str) -> StageResult {
+    let o = &r.overall;
+    let passed = o.n > 0;
     let mut reasons = vec![];
     if !passed {
         reasons.push(format!(
             "benchmark: no sample could be scored ({} failed); see {prefix}/results.json",
-            o["n_failed"]
+            o.n_failed
         ));
     }
     StageResult {
@@ -565,7 +635,7 @@ fn judge_benchmark(r: &Value, preds: &[gas_score::Prediction], prefix: &str) -> 
         model_status: status::CONFIRMED.into(),
         reasons,
         metrics: metrics_of(r),
-        detail,
+        detail: Summary::new(r, preds, prefix).detail(),
         next_stage: None,
     }
 }

@@ -363,7 +363,8 @@ async fn signatures_timestamps_and_replays() {
 async fn restart_between_presigned_and_confirm() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = ApiConfig {
-        upload_ttl: Duration::from_secs(2),
+        // Long enough that the restart and confirm finish before it on a loaded 2-core machine.
+        upload_ttl: Duration::from_secs(6),
         ..ApiConfig::default()
     };
     let c = Client::new("5Crash");
@@ -401,7 +402,7 @@ async fn restart_between_presigned_and_confirm() {
         0,
         "not expired yet"
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(6100)).await;
     assert_eq!(
         gas_registry::sweep::sweep(&s.db, &s.store).await.unwrap(),
         1

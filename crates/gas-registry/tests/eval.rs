@@ -29,29 +29,12 @@ use gas_registry::state::{ApiConfig, AppState};
 use gas_registry::store::{model_key, staging_key};
 use gas_registry::worker::{self, WorkerConfig};
 use gas_registry::{Db, NewModel, PendingUpload, Store};
+use gas_test_support::venv_python;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn root() -> PathBuf {
     std::path::absolute(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))).unwrap()
-}
-
-fn python() -> Option<PathBuf> {
-    let venv = std::env::var_os("GASCLI_VENV").map_or(root().join(".venv"), PathBuf::from);
-    let py = venv.join("bin/python");
-    if py.exists() && venv.join(".gascli-requirements").exists() {
-        return Some(py);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "venv ({}) missing: run scripts/setup.sh --test",
-        venv.display()
-    );
-    eprintln!(
-        "skipped: needs the venv at {} (scripts/setup.sh --test)",
-        venv.display()
-    );
-    None
 }
 
 /// `sandbox-exec --spec JSON -- PROGRAM ARGS…` (the launcher protocol of `gas_bench::worker`).
@@ -617,6 +600,7 @@ fn cancelled_run_stops_and_writes_nothing(py: &Path) {
         device: "cpu".into(),
         fast_decode: false,
         apply_exif: false,
+        reencode: true,
         worker: cfg.worker.clone(),
         progress: false,
         cancel: Some(cancel.clone()),
@@ -718,7 +702,7 @@ fn main() -> ExitCode {
         "cancelled_run_stops_and_writes_nothing",
     ];
     if venv_tests.iter().any(|n| wanted(n))
-        && let Some(py) = python()
+        && let Some(py) = venv_python(&["torch"])
     {
         run("example_detector_passes_exam_and_benchmark", &|| {
             rt.block_on(example_detector_passes_exam_and_benchmark(&py, false))

@@ -4,8 +4,10 @@
 //! - `label` (required): `real|synthetic|semisynthetic` or `0|1|2`;
 //! - `p_synthetic`, or `p_real` (then `p_synthetic = 1 − p_real`); when both are present
 //!   `p_synthetic` is used and `p_real` must agree with it within 1e-6;
-//! - `weight` (optional, ≥ 0, default 1), `dataset` (optional), anything else is ignored
-//!   (`sample_id` among them).
+//! - `weight` (optional, ≥ 0, default 1), `dataset` (optional);
+//! - `predicted` (optional, 0 or 1): the network's call for the sample; when absent or empty the
+//!   call is `p_synthetic > 0.5`;
+//! - anything else is ignored (`sample_id` and `probs`, the model's raw probabilities, among them).
 
 use std::fs::File;
 use std::io::Write;
@@ -21,6 +23,10 @@ pub struct PredictionRow {
     pub label: Label,
     pub p_synthetic: f64,
     pub weight: f64,
+    /// The network's call (0 real, 1 synthetic), when the row comes from a model's output.
+    pub predicted: Option<u8>,
+    /// The raw probabilities the network records for the sample (1, 2, 3 or more values).
+    pub probs: Vec<f64>,
 }
 
 fn find(headers: &csv::StringRecord, name: &str) -> Option<usize> {
@@ -64,6 +70,7 @@ pub fn read_predictions_csv(path: &Path) -> Result<Vec<Prediction>, ScoreError> 
     }
     let w_col = find(&headers, "weight");
     let d_col = find(&headers, "dataset");
+    let c_col = find(&headers, "predicted");
 
     let mut out = Vec::new();
     for rec in rdr.records() {
@@ -132,19 +139,32 @@ pub fn read_predictions_csv(path: &Path) -> Result<Vec<Prediction>, ScoreError> 
             .map(field)
             .filter(|s| !s.is_empty())
             .map(str::to_string);
+        let predicted = match c_col.map(field) {
+            None | Some("") => None,
+            Some("0") => Some(0),
+            Some("1") => Some(1),
+            Some(raw) => {
+                return Err(row_err(
+                    "predicted",
+                    format!("`{raw}` is not a call; expected 0 (real), 1 (synthetic) or empty"),
+                ));
+            }
+        };
         out.push(Prediction {
             label,
             p_synthetic: p_syn,
             weight,
             dataset,
             probs: None,
+            predicted,
         });
     }
     Ok(out)
 }
 
-/// The predictions CSV of `rows`, columns `dataset,sample_id,label,p_synthetic,weight`.
-/// Probabilities keep full precision (`{:?}` of f64 round-trips exactly).
+/// The predictions CSV of `rows`, columns
+/// `dataset,sample_id,label,p_synthetic,weight,predicted,probs` (`probs`: the raw probabilities,
+/// space-separated). Probabilities keep full precision (`{:?}` of f64 round-trips exactly).
 pub fn predictions_csv(rows: &[PredictionRow]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 * (rows.len() + 1));
     // Writing into a Vec cannot fail.
@@ -154,14 +174,25 @@ pub fn predictions_csv(rows: &[PredictionRow]) -> Vec<u8> {
 
 fn write_rows(out: &mut impl Write, rows: &[PredictionRow]) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["dataset", "sample_id", "label", "p_synthetic", "weight"])?;
+    w.write_record([
+        "dataset",
+        "sample_id",
+        "label",
+        "p_synthetic",
+        "weight",
+        "predicted",
+        "probs",
+    ])?;
     for r in rows {
+        let probs: Vec<String> = r.probs.iter().map(|p| format!("{p:?}")).collect();
         w.write_record([
             r.dataset.as_str(),
             r.sample_id.as_str(),
             r.label.as_str(),
             &format!("{:?}", r.p_synthetic),
             &format!("{:?}", r.weight),
+            &r.predicted.map(|c| c.to_string()).unwrap_or_default(),
+            &probs.join(" "),
         ])?;
     }
     w.flush()?;
@@ -269,6 +300,8 @@ mod tests {
                 label: Label::Semisynthetic,
                 p_synthetic: 0.1 + 0.2,
                 weight: 1.0,
+                predicted: Some(0),
+                probs: vec![0.7, 0.1, 0.2],
             },
             PredictionRow {
                 dataset: "d2".into(),
@@ -276,6 +309,8 @@ mod tests {
                 label: Label::Real,
                 p_synthetic: 1e-9,
                 weight: 0.5,
+                predicted: None,
+                probs: Vec::new(),
             },
         ];
         write_predictions_csv(&path, &rows).unwrap();
@@ -284,6 +319,11 @@ mod tests {
         assert_eq!(back[0].p_synthetic, 0.1 + 0.2);
         assert_eq!(back[0].dataset.as_deref(), Some("d,1"));
         assert_eq!(back[1].weight, 0.5);
+        // the network's call survives (here: real although p_synthetic rounds either way)
+        assert_eq!(back[0].predicted, Some(0));
+        assert_eq!(back[1].predicted, None);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("0.7 0.1 0.2"), "{text}");
         assert_eq!(
             std::fs::read_dir(dir.path()).unwrap().count(),
             1,

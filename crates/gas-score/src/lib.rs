@@ -6,7 +6,9 @@
 //! or any I/O other than the predictions CSV (the runner and the CLI do the rest).
 //!
 //! Conventions (documented choices where the spec leaves room):
-//! - Binary prediction: **synthetic iff `p_synthetic > 0.5`** (a tie at exactly 0.5 is "real").
+//! - Binary prediction: the network's call when the sample carries one ([`Prediction::predicted`],
+//!   from [`network_output`]: e.g. a 3-class model is "real" whenever argmax is 0); otherwise
+//!   (a predictions CSV without a `predicted` column) synthetic iff `p_synthetic > 0.5`.
 //! - Probabilities are clipped to `[1e-7, 1 − 1e-7]` for Brier and cross-entropy.
 //! - Empty input: accuracy 0, MCC 0, Brier 0.25 (the spec's baseline), cross-entropy ln 2 (the
 //!   cross-entropy of always guessing 0.5), so sn34 is at its floor.
@@ -24,8 +26,10 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 mod csvio;
+pub mod output;
 mod provenance;
 pub use csvio::{PredictionRow, predictions_csv, read_predictions_csv, write_predictions_csv};
+pub use output::{NetworkOutput, OutputError, binary_probability, network_output};
 pub use provenance::{
     Provenance, ScoreComposition, WeightedScore, Weighting, provenance_weights, weighted_score,
 };
@@ -142,6 +146,9 @@ pub struct Prediction {
     pub dataset: Option<String>,
     /// The full softmax when the model has ≥ 3 classes (multiclass view), else `None`.
     pub probs: Option<Vec<f64>>,
+    /// The network's call (0 real, 1 synthetic) when known; `None`: `p_synthetic > 0.5`.
+    #[serde(default)]
+    pub predicted: Option<u8>,
 }
 
 impl Prediction {
@@ -152,7 +159,14 @@ impl Prediction {
             weight: 1.0,
             dataset: None,
             probs: None,
+            predicted: None,
         }
+    }
+
+    /// The binary call used by the confusion matrix and MCC.
+    pub fn call(&self) -> u8 {
+        self.predicted
+            .unwrap_or_else(|| u8::from(self.p_synthetic > 0.5))
     }
 }
 
@@ -310,7 +324,7 @@ pub fn binary_metrics(preds: &[Prediction]) -> BinaryMetrics {
     let (mut n_real, mut n_syn) = (0u64, 0u64);
     for p in preds {
         let y = p.label.binary();
-        let yhat = u8::from(p.p_synthetic > 0.5);
+        let yhat = p.call();
         let w = p.weight;
         match (y, yhat) {
             (0, 0) => conf.tn += w,

@@ -225,7 +225,7 @@ pub fn weighted_score(preds: &[Prediction], weighting: &Weighting) -> WeightedSc
                 } else {
                     1.0
                 };
-                let correct = p.label.binary() == u8::from(p.p_synthetic > 0.5);
+                let correct = p.label.binary() == p.call();
                 num += w * f64::from(u8::from(correct));
                 den += w;
             }

@@ -8,31 +8,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use gas_score::{Label, Prediction, Provenance, Weighting, weighted_score};
+use gas_test_support::venv_python;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
-
-fn venv_python() -> Option<PathBuf> {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let venv = std::env::var_os("GASCLI_VENV").map_or(root.join(".venv"), PathBuf::from);
-    let py = venv.join("bin/python");
-    let ok = py.exists()
-        && Command::new(&py)
-            .args(["-c", "import numpy"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if ok {
-        return Some(py);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "CI is set but the venv {} (numpy) is missing",
-            venv.display()
-        );
-    }
-    eprintln!("skipped: no venv with numpy at {}", venv.display());
-    None
-}
 
 const NAMES: [&str; 6] = [
     "pub-faces",
@@ -94,7 +73,9 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn weighted_metrics_match_the_reference() {
-    let Some(py) = venv_python() else { return };
+    let Some(py) = venv_python(&["numpy"]) else {
+        return;
+    };
     let cases = cases();
     let input = json!({
         "cases": cases.iter().map(|c| json!({

@@ -3,37 +3,12 @@
 //! fails when `CI` is set and the venv is missing, skips with a message otherwise.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use gas_score::{Label, Prediction, binary_metrics};
+use gas_test_support::venv_python;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn venv_python() -> Option<PathBuf> {
-    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    let venv = std::env::var_os("GASCLI_VENV").map_or(root.join(".venv"), PathBuf::from);
-    let py = venv.join("bin/python");
-    let ok = py.exists()
-        && Command::new(&py)
-            .args(["-c", "import sklearn"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if ok {
-        return Some(py);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "venv with scikit-learn missing at {}: run scripts/setup.sh --test",
-            venv.display()
-        );
-    }
-    eprintln!(
-        "skipped: no venv with scikit-learn at {} (run scripts/setup.sh --test)",
-        venv.display()
-    );
-    None
-}
 
 struct Case {
     y: Vec<u8>,
@@ -95,7 +70,9 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn metrics_match_scikit_learn() {
-    let Some(py) = venv_python() else { return };
+    let Some(py) = venv_python(&["sklearn"]) else {
+        return;
+    };
     let cases = cases();
     let json = serde_json::json!({
         "cases": cases.iter().map(|c| serde_json::json!({"y": c.y, "p": c.p, "w": c.w})).collect::<Vec<_>>()

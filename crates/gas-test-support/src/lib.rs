@@ -1,12 +1,67 @@
 //! Shared test fixtures of the gascli workspace: the small sample model package (config,
 //! `model.py`, a safetensors file) that the package, CLI and registry tests build, as files in a
-//! directory or as an in-memory ZIP.
+//! directory or as an in-memory ZIP; and the one rule for finding the test venv
+//! ([`venv_python`]) and for tests that need a tool the machine may lack ([`required`]).
 //!
 //! Owns: test fixtures only. Must not be a normal dependency of any crate (dev-dependency
 //! only) and must not depend on the workspace's crates, so every crate's tests can use it.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root (absolute).
+pub fn workspace_root() -> PathBuf {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    std::path::absolute(&root).unwrap_or(root)
+}
+
+/// The test venv: `$GASCLI_VENV`, else `.venv` at the workspace root (`scripts/setup.sh`).
+pub fn venv_dir() -> PathBuf {
+    std::env::var_os("GASCLI_VENV").map_or_else(|| workspace_root().join(".venv"), PathBuf::from)
+}
+
+/// Whether a test's requirement `what` is met. When it is not: in CI (`CI` set) the test fails
+/// (CI installs everything with `scripts/setup.sh --test`); elsewhere it prints why it is
+/// skipped and the caller returns early.
+pub fn required(ok: bool, what: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but {what} is missing: run scripts/setup.sh --test"
+        );
+        eprintln!("skipped: needs {what} (scripts/setup.sh --test)");
+    }
+    ok
+}
+
+/// The test venv's python when it exists and imports every module of `modules` (none: it only
+/// has to exist); otherwise `None` under the rule of [`required`].
+pub fn venv_python(modules: &[&str]) -> Option<PathBuf> {
+    let venv = venv_dir();
+    let py = venv.join("bin/python");
+    let ok = py.exists()
+        && (modules.is_empty()
+            || Command::new(&py)
+                .args(["-c", &format!("import {}", modules.join(", "))])
+                .output()
+                .is_ok_and(|o| o.status.success()));
+    let what = if modules.is_empty() {
+        format!("the venv at {}", venv.display())
+    } else {
+        format!("the venv at {} with {}", venv.display(), modules.join(", "))
+    };
+    required(ok, &what).then_some(py)
+}
+
+/// Whether `program -version` runs (FFmpeg's tools), under the rule of [`required`].
+pub fn have_program(program: &str) -> bool {
+    let ok = Command::new(program)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    required(ok, program)
+}
 
 /// An image model config: 8×8 input, two classes.
 pub const IMAGE_CONFIG: &str = "name: t\nversion: \"1\"\nmodality: image\npreprocessing:\n  resize: [8, 8]\nmodel:\n  num_classes: 2\n";

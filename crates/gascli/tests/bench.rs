@@ -12,26 +12,9 @@ fn root() -> PathBuf {
     std::path::absolute(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))).unwrap()
 }
 
+/// The venv's python, when ffmpeg is there too (the test data is made with it).
 fn python() -> Option<PathBuf> {
-    let venv = std::env::var_os("GASCLI_VENV").map_or(root().join(".venv"), PathBuf::from);
-    let py = venv.join("bin/python");
-    let ffmpeg = Command::new("ffmpeg")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if py.exists() && ffmpeg {
-        return Some(py);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "venv ({}) or ffmpeg missing: run scripts/setup.sh --test",
-        venv.display()
-    );
-    eprintln!(
-        "skipped: needs the venv at {} and ffmpeg (scripts/setup.sh --test)",
-        venv.display()
-    );
-    None
+    gas_test_support::venv_python(&[]).filter(|_| gas_test_support::have_program("ffmpeg"))
 }
 
 fn make_data(py: &Path, out: &Path, modality: &str, per_class: u32) {
@@ -260,7 +243,8 @@ fn wrong_output_shape_and_nan_are_reported() {
         return;
     }
     for (body, expect) in [
-        ("return torch.zeros(x.shape[0], 3)", "expected ["),
+        // last dimension 5 with num_classes 2: the network refuses it (1, 2, 3 or num_classes)
+        ("return torch.zeros(x.shape[0], 5)", "expected ["),
         ("return torch.full((x.shape[0], 2), float('nan'))", "NaN"),
     ] {
         let pkg = tempfile::tempdir().unwrap();

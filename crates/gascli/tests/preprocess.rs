@@ -150,10 +150,13 @@ fn audio_batch_is_float32_n_by_samples() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let t = npy::read(&out).unwrap();
-    assert_eq!(t.shape, vec![2, 4000]);
+    // the network always feeds 16 kHz × 6 s, whatever the config says (8000 Hz × 0.5 s here)
+    assert_eq!(t.shape, vec![2, 96_000]);
     let NpyData::F32(v) = t.data else {
         panic!("dtype")
     };
-    assert_eq!(v[..4000], v[4000..]);
+    assert_eq!(v[..96_000], v[96_000..]);
+    // a 1 s tone: 16 000 samples of signal, then zero padding
+    assert!(v[16_000..96_000].iter().all(|&x| x == 0.0));
     assert!(v.iter().any(|x| x.abs() > 0.05));
 }

@@ -245,14 +245,7 @@ fn root() -> PathBuf {
 /// Whether the worker venv is there (exam and benchmark can run); without it, only the upload
 /// protocol is checked (and CI must have it).
 fn venv_ready() -> bool {
-    let venv = std::env::var_os("GASCLI_VENV").map_or(root().join(".venv"), PathBuf::from);
-    let ok = venv.join("bin/python").exists() && venv.join(".gascli-requirements").exists();
-    assert!(
-        ok || std::env::var_os("CI").is_none(),
-        "venv ({}) missing: run scripts/setup.sh --test",
-        venv.display()
-    );
-    ok
+    gas_test_support::venv_python(&[]).is_some()
 }
 
 /// A Bittensor wallet with one unencrypted hotkey (push.md: `<wallet>/hotkeys/<hotkey>`).

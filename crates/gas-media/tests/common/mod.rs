@@ -10,18 +10,7 @@ pub fn workspace_root() -> PathBuf {
 
 /// The venv's python, or `None` (test skipped) — but in CI (`CI` set) a missing venv fails.
 pub fn venv_python() -> Option<PathBuf> {
-    let venv = std::env::var_os("GASCLI_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv"));
-    let py = venv.join("bin/python");
-    if py.exists() {
-        return Some(py);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("CI is set but the venv {} is missing", venv.display());
-    }
-    eprintln!("skipped: no venv at {}", venv.display());
-    None
+    gas_test_support::venv_python(&[])
 }
 
 pub fn have_ffmpeg() -> bool {

@@ -55,6 +55,10 @@ pub struct Args {
     /// Apply EXIF orientation (the network does not).
     #[arg(long)]
     pub exif: bool,
+    /// Images: skip the network's cache step (JPEG/WebP re-encoded as Pillow's save() before
+    /// decoding) and decode the original bytes. NOT network-exact.
+    #[arg(long)]
+    pub no_reencode: bool,
     #[command(flatten)]
     pub worker: super::ModelWorkerArgs,
     /// No progress bar.
@@ -218,6 +222,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             device: args.worker.device.clone(),
             fast_decode: args.fast_decode,
             apply_exif: args.exif,
+            reencode: !args.no_reencode,
             worker: worker.clone(),
             progress: !args.quiet && !args.json,
             cancel: None,

@@ -11,7 +11,8 @@ use gas_package::Modality;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Model package directory or ZIP, or its `model_config.yaml`: supplies the modality and
-    /// `preprocessing` (resize, max_frames, fps, sample_rate, duration_seconds).
+    /// `preprocessing` as the network reads it (resize; video num_frames / max_frames, capped at
+    /// 64, frame_rate; audio is always 16 kHz × 6 s).
     #[arg(long)]
     pub model: PathBuf,
     /// Media files, in batch order.
@@ -26,6 +27,14 @@ pub struct Args {
     /// Images: apply the EXIF orientation tag. NOT what the network does.
     #[arg(long)]
     pub exif: bool,
+    /// Images: skip the network's cache step (JPEG/WebP re-encoded as Pillow's save() before
+    /// decoding) and decode the original bytes. NOT network-exact.
+    #[arg(long)]
+    pub no_reencode: bool,
+    /// Images: the robustness pass's degraded tensor (the network's chain: INTER_AREA ×0.5
+    /// and back, JPEG q55, WebP q75, JPEG q80, then the crop + resize) instead of the base one.
+    #[arg(long)]
+    pub augment: bool,
 }
 
 fn shape_str(shape: &[usize]) -> String {
@@ -41,7 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         decode: DecodeFlags {
             fast_decode: args.fast_decode,
             apply_exif: args.exif,
+            reencode: !args.no_reencode,
         },
+        augment: args.augment,
     };
     let out = match preprocess_files(&opts) {
         Ok(out) => out,
@@ -64,10 +75,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         (modality, Dtype::U8) => {
             if modality == Modality::Video && (opts.decode != DecodeFlags::default()) {
-                eprintln!("note: --fast-decode / --exif apply to images only; ignored");
+                eprintln!(
+                    "note: --fast-decode / --exif / --no-reencode apply to images only; ignored"
+                );
             }
-            let how = if modality == Modality::Image && opts.decode.fast_decode {
+            let image = modality == Modality::Image;
+            let how = if image && opts.decode.fast_decode {
                 "fast decode: NOT network-exact"
+            } else if image && !opts.decode.reencode {
+                "direct path without the cache step: NOT network-exact"
+            } else if opts.augment {
+                "the robustness pass's degraded input"
             } else {
                 "network preprocessing"
             };
