@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn reads_the_config_keys_and_defaults() {
         let v = cfg(
-            "name: v\nversion: \"1\"\nmodality: video\npreprocessing:\n  resize: [64, 48]\n  max_frames: 8\n  fps: 2.0\nmodel:\n  num_classes: 2\n",
+            "name: v\nversion: \"1\"\nmodality: video\npreprocessing:\n  resize: [64, 48]\n  max_frames: 8\n  frame_rate: 2.0\nmodel:\n  num_classes: 2\n",
         );
         let o = MediaOptions::from_config(
             &v,
