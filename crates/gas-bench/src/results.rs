@@ -47,12 +47,19 @@ pub struct BenchResults {
     pub per_dataset: Vec<DatasetResult>,
     pub timing: Timing,
     pub errors: ErrorSummary,
-    /// Reserved (issue 11): provenance weights and weighted per-class metrics.
+    /// Provenance weighting and per-class metrics, when the run was weighted or holds holdout /
+    /// GAS-Station datasets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
     /// Reserved (issue 12): the robustness pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robustness: Option<Robustness>,
+    /// gasbench's `--run-id`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// Datasets left out by `--skip-missing`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_datasets: Vec<SkippedDataset>,
 }
 
 /// The program that wrote the results.
@@ -282,14 +289,56 @@ pub struct ErrorExample {
     pub message: String,
 }
 
-/// Reserved for issue 11: provenance classes (holdout, GAS-Station, public), their weights and
-/// weighted metrics.
+/// Provenance classes (holdout, GAS-Station, public): how the run was weighted, the weight of
+/// one sample of each class, and each class's own (unweighted) metrics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
-    /// Weight of each provenance class, by class name.
+    /// `--holdout-share` / `--gasstation-share` / `--holdout-weight`, as the score applied them.
+    #[serde(default)]
+    pub weighting: gas_score::Weighting,
+    /// Scored samples per class, by class name.
+    #[serde(default)]
+    pub class_counts: BTreeMap<String, u64>,
+    /// Weight of one sample of each class, by class name.
     pub weights: BTreeMap<String, f64>,
     /// Binary-view metrics of each provenance class, by class name.
     pub per_class: BTreeMap<String, Metrics>,
+}
+
+impl Provenance {
+    /// The section for a scored run: present when the run was weighted or holds more than the
+    /// public class (holdouts, GAS-Station data); `None` otherwise.
+    pub fn of(w: &gas_score::WeightedScore) -> Option<Self> {
+        let only_public = w
+            .class_counts
+            .keys()
+            .all(|c| *c == gas_score::Provenance::Public);
+        if w.weighting == gas_score::Weighting::None && only_public {
+            return None;
+        }
+        let name = |c: &gas_score::Provenance| c.as_str().to_string();
+        Some(Provenance {
+            weighting: w.weighting,
+            class_counts: w.class_counts.iter().map(|(c, n)| (name(c), *n)).collect(),
+            weights: w
+                .provenance_weights
+                .iter()
+                .map(|(c, v)| (name(c), *v))
+                .collect(),
+            per_class: w
+                .per_class
+                .iter()
+                .map(|(c, m)| (name(c), m.into()))
+                .collect(),
+        })
+    }
+}
+
+/// A dataset left out by `--skip-missing` (not in the cache).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SkippedDataset {
+    pub name: String,
+    pub reason: String,
 }
 
 /// Reserved for issue 12: the robustness pass over degraded copies of the samples.
@@ -342,6 +391,8 @@ impl Default for BenchResults {
             errors: ErrorSummary::default(),
             provenance: None,
             robustness: None,
+            run_id: None,
+            skipped_datasets: Vec::new(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The benchmark run, in the stages [`run_bench`] calls top to bottom:
 //!
 //! 1. `validate_model`: the package is validated once; the handle carries the parsed config;
-//! 2. `collect_specs`: the datasets of the model's modality;
+//! 2. `plan_datasets`: the datasets of the model's modality and each one's share of the mode's
+//!    total, as the network plans a run (`gas_datasets::plan_run`);
 //! 3. `Scratch::prepare`: the package is materialized into a private scratch directory;
 //! 4. `WorkerSession::start`: the sandboxed worker starts and loads the model;
 //! 5. `run_pipeline`: datasets are read and preprocessed (rayon) on a producer thread while
@@ -32,25 +33,41 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use gas_package::{Modality, ValidateOptions, ValidatedPackage, ValidationReport};
-use gas_score::{Label, Prediction, PredictionRow, network_output, score_report};
+use gas_score::{
+    Label, Prediction, PredictionRow, Weighting, network_output, score_report, weighted_score,
+};
 use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::media_options::{DecodeFlags, Dtype, MediaOptions, Tensor};
 pub use crate::results::SCHEMA_VERSION;
 use crate::results::{
-    BenchResults, DatasetResult, ErrorSummary, ModelInfo, Overall, SandboxInfo, Timing, Tool,
+    BenchResults, DatasetResult, ErrorSummary, ModelInfo, Overall, SandboxInfo, SkippedDataset,
+    Timing, Tool,
 };
 use crate::sandbox::SandboxSpec;
 use crate::worker::{Batch, LoadRequest, SampleLogits, Worker, WorkerError, WorkerOptions};
-use gas_datasets::{self as datasets, DatasetSpec, Media, Mode, OpenOptions, Sample};
+use gas_datasets::{
+    self as datasets, DatasetError, Media, Mode, OpenOptions, PlannedDataset, RunPlan, Sample,
+    Selection, plan_run,
+};
 
 /// Ready batches buffered ahead of the worker.
 pub const PIPELINE_DEPTH: usize = 2;
 /// Fresh workers started after a crash or timeout before the run gives up.
 pub const MAX_WORKER_RESTARTS: usize = 2;
 
-/// Where the samples come from.
+/// The network's inference batch size for a modality when none is given (gasbench: 32 for
+/// images, 4 for videos, 16 for audio).
+pub fn default_batch_size(modality: Modality) -> usize {
+    match modality {
+        Modality::Image => 32,
+        Modality::Video => 4,
+        Modality::Audio => 16,
+    }
+}
+
+/// Where the samples come from (the registry's `--exam-data` / `--benchmark-data`).
 #[derive(Debug, Clone)]
 pub enum DataSource {
     /// A dataset catalog YAML (bench.md); entries of other modalities are skipped.
@@ -59,16 +76,39 @@ pub enum DataSource {
     Dir(PathBuf),
 }
 
+/// The [`Selection`] of `sources` for `modality`: catalogs' entries and folders' datasets, no
+/// name filter.
+pub fn selection_of(sources: &[DataSource], modality: Modality) -> Result<Selection, BenchError> {
+    let mut sel = Selection::default();
+    for src in sources {
+        match src {
+            DataSource::Catalog(p) => sel.catalog.extend(datasets::load_catalog(p)?),
+            DataSource::Dir(d) => sel.local.extend(datasets::local_dir_specs(d, modality)?),
+        }
+    }
+    Ok(sel)
+}
+
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     pub model: PathBuf,
     pub modality: Modality,
-    pub data: Vec<DataSource>,
+    /// The datasets (catalogs, holdouts, folders) and the gasbench filters; the run takes the
+    /// model's modality and the mode's share of each ([`gas_datasets::plan_run`]).
+    pub datasets: Selection,
     pub mode: Mode,
     pub seed: u64,
     pub cache_dir: PathBuf,
     pub offline: bool,
+    /// gasbench's `--skip-missing`: datasets not already in the cache are skipped (listed in
+    /// `results.skipped_datasets`), nothing is downloaded.
+    pub skip_missing: bool,
+    /// Provenance weighting of the score (`--holdout-share`, `--gasstation-share`,
+    /// `--holdout-weight`).
+    pub weighting: Weighting,
+    /// gasbench's `--run-id`: recorded in the results for matching with other systems.
+    pub run_id: Option<String>,
     /// Directory for results.json, predictions.csv and report.html (created); `None` writes
     /// nothing (the caller stores [`BenchOutcome::files`] itself).
     pub results_dir: Option<PathBuf>,
@@ -210,21 +250,23 @@ impl RunFiles {
 pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let clock = RunClock::start();
     let pkg = validate_model(opts)?;
-    let specs = collect_specs(opts)?;
+    let plan = plan_datasets(opts)?;
     let scratch = Scratch::prepare(&pkg, opts.scratch_parent.as_deref())?;
     let media = MediaOptions::from_config(pkg.config(), opts.decode_flags())
         .with_reencode_cache(&opts.cache_dir.join("reencoded"));
     let mut session = WorkerSession::start(opts, &pkg, &scratch, &media)?;
-    let media_types: BTreeMap<String, Label> = specs
+    let media_types: BTreeMap<String, Label> = plan
+        .datasets
         .iter()
-        .map(|s| (s.name.clone(), s.media_type))
+        .map(|d| (d.spec.name.clone(), d.spec.media_type))
         .collect();
     let bar = progress_bar(opts, &pkg);
-    let run = run_pipeline(opts, specs, &media, &mut session, &bar);
+    let run = run_pipeline(opts, plan.datasets, &media, &mut session, &bar);
     bar.finish_and_clear();
     let worker = session.shutdown();
-    let run = run?;
+    let mut run = run?;
     let results = score(opts, &pkg, &media_types, worker, &run, clock);
+    weigh_rows(&mut run.predictions, &opts.weighting, &results);
     let files = RunFiles::render(&results, &run.predictions);
     if let Some(dir) = &opts.results_dir {
         files.write(dir)?;
@@ -236,6 +278,21 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
         files,
         results_dir: opts.results_dir.clone(),
     })
+}
+
+/// The per-sample weights of `--holdout-share` / `--gasstation-share` in the predictions, so
+/// `gascli d score predictions.csv` gives the weighted score. The legacy holdout weight
+/// (accuracy only) cannot be a per-row weight: rows keep 1 there.
+fn weigh_rows(rows: &mut [PredictionRow], weighting: &Weighting, results: &BenchResults) {
+    let (Weighting::Shares(_), Some(p)) = (weighting, &results.provenance) else {
+        return;
+    };
+    for r in rows {
+        let class = gas_score::Provenance::of(&r.dataset);
+        if let Some(w) = p.weights.get(class.as_str()) {
+            r.weight = *w;
+        }
+    }
 }
 
 /// Wall-clock start of a run.
@@ -268,27 +325,26 @@ fn validate_model(opts: &BenchOptions) -> Result<ValidatedPackage, BenchError> {
     }
 }
 
-/// Stage 2: the datasets of the run's modality, from every source given.
-fn collect_specs(opts: &BenchOptions) -> Result<Vec<DatasetSpec>, BenchError> {
-    let want = opts.modality.to_string();
-    let mut specs = Vec::new();
-    for src in &opts.data {
-        match src {
-            DataSource::Catalog(p) => specs.extend(
-                datasets::load_catalog(p)?
-                    .into_iter()
-                    .filter(|s| s.modality == opts.modality),
-            ),
-            DataSource::Dir(d) => specs.extend(datasets::local_dir_specs(d, opts.modality)?),
-        }
-    }
-    if specs.is_empty() {
+/// Stage 2: the datasets of the run's modality and the samples each contributes, as the
+/// network plans a run (mode totals split over datasets, filters, holdouts).
+fn plan_datasets(opts: &BenchOptions) -> Result<RunPlan, BenchError> {
+    let plan = plan_run(&opts.datasets, opts.modality, opts.mode);
+    if plan.datasets.is_empty() {
+        let sel = &opts.datasets;
+        let filtered = !sel.name_filters.is_empty()
+            || sel.content_category.is_some()
+            || sel.gasstation_only
+            || sel.holdouts_only;
         return Err(BenchError::NoData {
-            modality: want,
-            hint: "give --data-dir DIR (with real/, synthetic/, semisynthetic/) or --datasets CATALOG.yaml with entries of this modality".into(),
+            modality: opts.modality.to_string(),
+            hint: if filtered {
+                "no dataset of this modality is left after --datasets / --content-category / --gasstation-only / --holdouts-only; check the names with `gascli d datasets list`".into()
+            } else {
+                "give --data-dir DIR (with real/, synthetic/, semisynthetic/) or --dataset-config CATALOG.yaml with entries of this modality".into()
+            },
         });
     }
-    Ok(specs)
+    Ok(plan)
 }
 
 /// Stage 3: the run's private directory: the materialized package (readable by the sandboxed
@@ -478,6 +534,11 @@ enum Msg {
         dataset: String,
         message: String,
     },
+    /// `--skip-missing`: a dataset not in the cache.
+    DatasetSkipped {
+        dataset: String,
+        message: String,
+    },
 }
 
 /// What the pipeline produced: predictions in memory, failures counted, time spent.
@@ -486,6 +547,7 @@ struct PipelineRun {
     scored: Vec<Prediction>,
     errors: ErrorSummary,
     failed_per_dataset: BTreeMap<String, u64>,
+    skipped: Vec<SkippedDataset>,
     prep_time: Duration,
     infer_time: Duration,
 }
@@ -495,7 +557,7 @@ struct PipelineRun {
 /// when the worker died more than [`MAX_WORKER_RESTARTS`] times.
 fn run_pipeline(
     opts: &BenchOptions,
-    specs: Vec<DatasetSpec>,
+    datasets: Vec<PlannedDataset>,
     media: &MediaOptions,
     session: &mut WorkerSession,
     bar: &indicatif::ProgressBar,
@@ -504,14 +566,15 @@ fn run_pipeline(
     media.sample_shape()?;
     let (tx, rx) = sync_channel::<Msg>(PIPELINE_DEPTH);
     let producer = Producer {
-        specs,
+        datasets,
         open: OpenOptions {
             mode: opts.mode,
             seed: opts.seed,
             cache_dir: opts.cache_dir.clone(),
-            offline: opts.offline,
+            offline: opts.offline || opts.skip_missing,
             ..OpenOptions::default()
         },
+        skip_missing: opts.skip_missing,
         media: media.clone(),
         batch_size: opts.batch_size.max(1),
         bar: bar.clone(),
@@ -536,6 +599,7 @@ fn run_pipeline(
         scored: inference.scored,
         errors: inference.errors,
         failed_per_dataset: inference.failed_per_dataset,
+        skipped: inference.skipped,
         prep_time,
         infer_time: inference.infer_time,
     })
@@ -543,8 +607,9 @@ fn run_pipeline(
 
 /// The producer side of the pipeline: datasets → samples → preprocessed batches.
 struct Producer {
-    specs: Vec<DatasetSpec>,
+    datasets: Vec<PlannedDataset>,
     open: OpenOptions,
+    skip_missing: bool,
     media: MediaOptions,
     batch_size: usize,
     bar: indicatif::ProgressBar,
@@ -559,8 +624,8 @@ impl Producer {
     fn spawn(self) -> JoinHandle<Duration> {
         std::thread::spawn(move || {
             let mut prep_time = Duration::ZERO;
-            for spec in &self.specs {
-                if self.dataset(spec, &mut prep_time).is_err() {
+            for planned in &self.datasets {
+                if self.dataset(planned, &mut prep_time).is_err() {
                     break;
                 }
             }
@@ -572,10 +637,17 @@ impl Producer {
         self.tx.send(msg).map_err(|_| Stop)
     }
 
-    /// Streams one dataset in batches of `batch_size` samples.
-    fn dataset(&self, spec: &DatasetSpec, prep_time: &mut Duration) -> Result<(), Stop> {
-        let iter = match datasets::open(spec, &self.open) {
+    /// Streams one dataset's planned samples in batches of `batch_size`.
+    fn dataset(&self, planned: &PlannedDataset, prep_time: &mut Duration) -> Result<(), Stop> {
+        let spec = &planned.spec;
+        let iter = match datasets::open_planned(planned, &self.open) {
             Ok(it) => it,
+            Err(e @ DatasetError::NotCached { .. }) if self.skip_missing => {
+                return self.send(Msg::DatasetSkipped {
+                    dataset: spec.name.clone(),
+                    message: e.to_string(),
+                });
+            }
             Err(e) => {
                 return self.send(Msg::DatasetFailed {
                     dataset: spec.name.clone(),
@@ -690,6 +762,7 @@ struct Inference {
     scored: Vec<Prediction>,
     errors: ErrorSummary,
     failed_per_dataset: BTreeMap<String, u64>,
+    skipped: Vec<SkippedDataset>,
     infer_time: Duration,
     batch_index: usize,
 }
@@ -703,6 +776,7 @@ impl Inference {
             scored: Vec::new(),
             errors: ErrorSummary::default(),
             failed_per_dataset: BTreeMap::new(),
+            skipped: Vec::new(),
             infer_time: Duration::ZERO,
             batch_index: 0,
         }
@@ -723,6 +797,13 @@ impl Inference {
             match msg {
                 Msg::DatasetFailed { dataset, message } => {
                     self.errors.add("dataset", &dataset, "", &message);
+                }
+                Msg::DatasetSkipped { dataset, message } => {
+                    bar.suspend(|| eprintln!("note: skipped (--skip-missing): {message}"));
+                    self.skipped.push(SkippedDataset {
+                        name: dataset,
+                        reason: message,
+                    });
                 }
                 Msg::Failed {
                     item,
@@ -844,8 +925,11 @@ fn score(
 ) -> BenchResults {
     let scored = score_report(&run.scored);
     let cfg = pkg.config();
+    let skipped: std::collections::BTreeSet<&str> =
+        run.skipped.iter().map(|s| s.name.as_str()).collect();
     let per_dataset = media_types
         .iter()
+        .filter(|(name, _)| !skipped.contains(name.as_str()))
         .map(|(name, &media_type)| {
             let m = scored.per_dataset.get(name);
             DatasetResult {
@@ -859,6 +943,13 @@ fn score(
         })
         .collect();
     let n_failed = run.failed_per_dataset.values().sum::<u64>();
+    // The network's provenance weighting: the weighted overall view replaces the plain one.
+    let weighted = weighted_score(&run.scored, &opts.weighting);
+    let overall_binary = if opts.weighting == Weighting::None {
+        &scored.overall
+    } else {
+        &weighted.overall
+    };
     let n_ok = run.scored.len() as f64;
     let total = clock.t0.elapsed().as_secs_f64();
     let per_sample = |d: Duration| {
@@ -890,7 +981,7 @@ fn score(
         batch_size: opts.batch_size.max(1),
         sandbox: worker.sandbox,
         worker: worker.info,
-        overall: Overall::new(&scored.overall, scored.multiclass.clone(), n_failed),
+        overall: Overall::new(overall_binary, scored.multiclass.clone(), n_failed),
         per_dataset,
         timing: Timing {
             total_s: total,
@@ -904,8 +995,10 @@ fn score(
             peak_rss_tree_mib: None,
         },
         errors: run.errors.clone(),
-        provenance: None,
+        provenance: crate::results::Provenance::of(&weighted),
         robustness: None,
+        run_id: opts.run_id.clone(),
+        skipped_datasets: run.skipped.clone(),
     }
 }
 

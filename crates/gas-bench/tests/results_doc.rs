@@ -5,10 +5,12 @@ use std::collections::BTreeSet;
 
 use gas_bench::results::{
     BenchResults, DatasetResult, DatasetRobustness, ErrorExample, Metrics, Overall, Provenance,
-    Robustness, SCHEMA_VERSION, SandboxInfo,
+    Robustness, SCHEMA_VERSION, SandboxInfo, SkippedDataset,
 };
 use gas_bench::sandbox::SandboxSpec;
-use gas_score::{Label, Prediction, binary_metrics, multiclass_metrics};
+use gas_score::{
+    Label, Prediction, ScoreComposition, Weighting, binary_metrics, multiclass_metrics,
+};
 use serde_json::Value;
 
 fn doc() -> String {
@@ -56,9 +58,20 @@ fn full() -> BenchResults {
     r.timing.peak_rss_tree_mib = Some(2.0);
     r.errors.add("decode", "d", "x.jpg", "bad");
     r.provenance = Some(Provenance {
+        weighting: Weighting::Shares(ScoreComposition {
+            public: 0.5,
+            holdout: 0.3,
+            gasstation: 0.2,
+        }),
+        class_counts: [("public".to_string(), 6)].into(),
         weights: [("public".to_string(), 1.0)].into(),
         per_class: [("public".to_string(), metrics)].into(),
     });
+    r.run_id = Some("run-1".into());
+    r.skipped_datasets = vec![SkippedDataset {
+        name: "x".into(),
+        reason: "not cached".into(),
+    }];
     r.robustness = Some(Robustness::default());
     r.errors.examples.push(ErrorExample::default());
     r
@@ -67,9 +80,10 @@ fn full() -> BenchResults {
 /// Object keys anywhere in `v`, except inside maps whose keys are data (error kinds, class
 /// names) and the worker's opaque report.
 fn keys(v: &Value, path: &str, out: &mut BTreeSet<String>) {
-    const DATA_KEYED: [&str; 4] = [
+    const DATA_KEYED: [&str; 5] = [
         "worker",
         "errors.counts",
+        "provenance.class_counts",
         "provenance.weights",
         "provenance.per_class",
     ];

@@ -1,6 +1,6 @@
 //! The evaluation stages after `validate`, run with `gas_bench`'s benchmark engine:
 //!
-//! - `exam`: the network's entrance exam: a `small` benchmark (≤ 100 samples per dataset) on the
+//! - `exam`: the network's entrance exam: a `small` benchmark (the network's 5 000 samples split over the datasets) on the
 //!   operator's exam datasets for the model's modality; passes when the accuracy, averaged over
 //!   the submitted modalities, reaches [`EvalConfig::exam_threshold`] (default 0.8, inclusive),
 //!   then queues `benchmark`. Model status: `confirmed` or `exam_failed`.
@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gas_bench::results::{BenchResults, DatasetResult, Metrics};
-use gas_bench::runner::{BenchError, BenchOptions, DataSource, run_bench};
+use gas_bench::runner::{BenchError, BenchOptions, DataSource, run_bench, selection_of};
 use gas_bench::worker::{WorkerError, WorkerOptions};
 use gas_datasets::Mode;
 use gas_package::Modality;
@@ -116,7 +116,9 @@ pub struct EvalConfig {
     pub cache_dir: PathBuf,
     /// Never download datasets.
     pub offline: bool,
-    pub batch_size: usize,
+    /// Samples per forward call; `None`: the network's default for the modality
+    /// ([`gas_bench::runner::default_batch_size`]).
+    pub batch_size: Option<usize>,
     /// Torch device of the worker (`cpu` or `cuda`).
     pub device: String,
     /// Worker set-up: python, script, the sandbox launcher (`None` = no sandbox), limits.
@@ -131,7 +133,8 @@ pub struct EvalConfig {
 
 impl EvalConfig {
     /// Defaults around a worker set-up: no datasets, the network's exam rules (threshold 0.8,
-    /// `small` mode), benchmark `full`, seed 42, batch 16, CPU, the system temp dir.
+    /// `small` mode), benchmark `full`, seed 42, the network's batch sizes, CPU, the system temp
+    /// dir.
     pub fn new(worker: WorkerOptions) -> Self {
         Self {
             exam_data: HashMap::new(),
@@ -142,7 +145,7 @@ impl EvalConfig {
             seed: 42,
             cache_dir: gas_datasets::default_cache_dir(),
             offline: false,
-            batch_size: 16,
+            batch_size: None,
             device: "cpu".into(),
             worker,
             work_dir: std::env::temp_dir(),
@@ -393,7 +396,7 @@ impl BenchEvaluator {
         self.check_worker_files()?;
         let (zip, _tmp) = local_zip(model, store).await?;
         let run_dir = self.run_dir(kind)?;
-        let opts = self.bench_options(kind, zip, modality, sources, run_dir.path());
+        let opts = self.bench_options(kind, zip, modality, sources, run_dir.path())?;
         let out = match self.run_sandboxed(kind, opts).await? {
             Ran::Done(out) => out,
             Ran::NotPassed(r) => return Ok(r),
@@ -493,7 +496,7 @@ impl BenchEvaluator {
         modality: Modality,
         data: Vec<DataSource>,
         run_dir: &Path,
-    ) -> BenchOptions {
+    ) -> Result<BenchOptions> {
         let (mode, cpu) = match kind {
             BenchStage::Exam => (self.cfg.exam_mode, self.cfg.exam_cpu_limit),
             BenchStage::Benchmark => (self.cfg.benchmark_mode, self.cfg.benchmark_cpu_limit),
@@ -502,17 +505,26 @@ impl BenchEvaluator {
         if let Some(c) = cpu {
             worker.sandbox.cpu_seconds = c.as_secs().max(1);
         }
-        BenchOptions {
+        let datasets = selection_of(&data, modality)
+            .map_err(|e| RegistryError::Config(format!("{} datasets: {e}", kind.name())))?;
+        Ok(BenchOptions {
             model,
             modality,
-            data,
+            datasets,
             mode,
             seed: self.cfg.seed,
             cache_dir: self.cfg.cache_dir.clone(),
             offline: self.cfg.offline,
+            skip_missing: false,
+            weighting: Default::default(),
+            run_id: None,
             results_dir: Some(run_dir.join("results")),
             scratch_parent: None,
-            batch_size: self.cfg.batch_size.max(1),
+            batch_size: self
+                .cfg
+                .batch_size
+                .unwrap_or_else(|| gas_bench::runner::default_batch_size(modality))
+                .max(1),
             device: self.cfg.device.clone(),
             fast_decode: false,
             apply_exif: false,
@@ -520,7 +532,7 @@ impl BenchEvaluator {
             worker,
             progress: false,
             cancel: None,
-        }
+        })
     }
 
     /// Runs the benchmark on a blocking thread. An invalid package or a model that cannot be

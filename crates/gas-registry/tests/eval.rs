@@ -84,7 +84,7 @@ fn eval_config(py: &Path, work: &Path, modality_data: Option<&str>) -> EvalConfi
     cfg.work_dir = work.to_path_buf();
     cfg.cache_dir = work.join("cache");
     cfg.offline = true;
-    cfg.batch_size = 16;
+    cfg.batch_size = Some(16);
     cfg
 }
 
@@ -239,7 +239,7 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
     assert!(exam_all.accuracy.unwrap() >= 0.8, "{exam_all:?}");
     assert_eq!(
         exam_all.samples, 60,
-        "small mode: up to 100 per dataset in the exam"
+        "small mode: all 60 bundled samples fit the exam's 5 000"
     );
     let bench_all = metrics
         .iter()
@@ -589,11 +589,18 @@ fn cancelled_run_stops_and_writes_nothing(py: &Path) {
     let mut opts = BenchOptions {
         model: root().join("examples/image-detector"),
         modality: Modality::Image,
-        data: vec![DataSource::Dir(root().join("examples/data/image"))],
+        datasets: gas_bench::runner::selection_of(
+            &[DataSource::Dir(root().join("examples/data/image"))],
+            Modality::Image,
+        )
+        .unwrap(),
         mode: gas_datasets::Mode::Full,
         seed: 1,
         cache_dir: work.path().join("cache"),
         offline: true,
+        skip_missing: false,
+        weighting: Default::default(),
+        run_id: None,
         results_dir: Some(work.path().join("results")),
         scratch_parent: None,
         batch_size: 1,

@@ -102,11 +102,13 @@ fn image_example_on_bundled_data() {
     assert_eq!(code, Some(0), "{err}");
     check_run(&v, res.path(), 60, 0.95);
     assert_eq!(v["sandbox"]["enabled"], true);
-    // --debug takes at most 8 per dataset, same seed → same samples
+    // --per-dataset 8 takes at most 8 per dataset, same seed → same samples
     let res2 = tempfile::tempdir().unwrap();
     let (_, d1, _) = bench(
         &[
             "--debug",
+            "--per-dataset",
+            "8",
             "--image-model",
             "examples/image-detector",
             "--data-dir",
@@ -119,6 +121,8 @@ fn image_example_on_bundled_data() {
     let (_, _, _) = bench(
         &[
             "--debug",
+            "--per-dataset",
+            "8",
             "--image-model",
             "examples/image-detector",
             "--data-dir",
@@ -264,6 +268,8 @@ fn wrong_output_shape_and_nan_are_reported() {
         let (code, v, err) = bench(
             &[
                 "--debug",
+                "--per-dataset",
+                "8",
                 "--image-model",
                 pkg.path().to_str().unwrap(),
                 "--data-dir",
@@ -321,4 +327,118 @@ fn model_that_fails_to_load_exits_1() {
         "{err}"
     );
     assert!(!res.path().join("results.json").exists());
+}
+
+/// gasbench's flags: `--holdout-config` (obfuscated names), `--holdout-share` (weighted score,
+/// weights in predictions.csv), `--run-id`, `--run-name`, `--skip-missing`; and a catalog
+/// file given to `--datasets` (name filters in gasbench) is refused with the right flag named.
+#[test]
+fn gasbench_flags_holdouts_shares_and_skip_missing() {
+    if python().is_none() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let hold = t.path().join("holdout.yaml");
+    std::fs::write(
+        &hold,
+        format!(
+            "datasets:\n  - name: secret-fakes\n    path: {}\n    modality: image\n    media_type: synthetic\n    source_format: png\n",
+            root().join("examples/data/image/synthetic").display()
+        ),
+    )
+    .unwrap();
+    let missing = t.path().join("missing.yaml");
+    std::fs::write(
+        &missing,
+        "datasets:\n  - name: not-downloaded\n    path: nobody-org/no-such-dataset\n    modality: image\n    media_type: real\n",
+    )
+    .unwrap();
+
+    let res = t.path().join("refused");
+    let (code, _, err) = bench(
+        &[
+            "--image-model",
+            "examples/image-detector",
+            "--datasets",
+            hold.to_str().unwrap(),
+        ],
+        &res,
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--dataset-config"), "{err}");
+
+    let base = t.path().join("runs");
+    let cache = t.path().join("cache");
+    let (code, v, err) = bench(
+        &[
+            "--image-model",
+            "examples/image-detector",
+            "--data-dir",
+            "examples/data/image",
+            "--dataset-config",
+            missing.to_str().unwrap(),
+            "--holdout-config",
+            hold.to_str().unwrap(),
+            "--holdout-share",
+            "0.5",
+            "--skip-missing",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--run-id",
+            "r-42",
+            "--run-name",
+            "named",
+        ],
+        &base,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let dir = base.join("named");
+    assert!(dir.join("results.json").is_file(), "{err}");
+    assert_eq!(v["run_id"], "r-42");
+    assert_eq!(v["skipped_datasets"][0]["name"], "not-downloaded", "{v:#}");
+    assert!(err.contains("skipped (--skip-missing)"), "{err}");
+    // 60 public samples (three folders) and 20 holdout samples under an obfuscated name
+    let names: Vec<&str> = v["per_dataset"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("synthetic-image-holdout-")),
+        "{names:?}"
+    );
+    assert!(!names.contains(&"secret-fakes"), "{names:?}");
+    let p = &v["provenance"];
+    assert_eq!(p["weighting"]["kind"], "shares", "{p:#}");
+    assert_eq!(p["class_counts"]["public"], 60);
+    assert_eq!(p["class_counts"]["holdout"], 20, "{v:#}");
+    // each class carries half the weight: 0.5 · 80 / 20 and 0.5 · 80 / 60
+    let w_hold = p["weights"]["holdout"].as_f64().unwrap();
+    let w_pub = p["weights"]["public"].as_f64().unwrap();
+    assert!(
+        (w_hold - 2.0).abs() < 1e-12 && (w_pub - 2.0 / 3.0).abs() < 1e-12,
+        "{p:#}"
+    );
+    // the rows carry those weights, and re-scoring them gives the weighted score
+    let csv = std::fs::read_to_string(dir.join("predictions.csv")).unwrap();
+    let holdout_rows: Vec<&str> = csv.lines().filter(|l| l.contains("-holdout-")).collect();
+    assert_eq!(holdout_rows.len(), 20);
+    assert!(
+        holdout_rows
+            .iter()
+            .all(|l| l.split(',').nth(4) == Some("2.0"))
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
+        .args(["d", "score", "--json"])
+        .arg(dir.join("predictions.csv"))
+        .output()
+        .unwrap();
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sn34 = v["overall"]["sn34_score"].as_f64().unwrap();
+    assert!((s["overall"]["sn34_score"].as_f64().unwrap() - sn34).abs() < 1e-12);
+    assert!((v["overall"]["weight_sum"].as_f64().unwrap() - 80.0).abs() < 1e-9);
 }

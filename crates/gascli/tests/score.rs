@@ -61,3 +61,74 @@ fn bad_row_names_line_and_exits_2() {
     );
     assert!(out.stdout.is_empty(), "nothing half-written on stdout");
 }
+
+/// `--holdout-share` / `--gasstation-share` re-weight a predictions file by provenance (dataset
+/// names) as the library's `weighted_score` does; the plain score is different.
+#[test]
+fn reweights_by_provenance_like_the_library() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("p.csv");
+    let mut text = String::from("dataset,sample_id,label,p_synthetic\n");
+    for (i, ds) in ["pub-a", "real-image-holdout-0a1b2c3d", "gasstation-week"]
+        .iter()
+        .cycle()
+        .take(60)
+        .enumerate()
+    {
+        let label = ["real", "synthetic"][rng.random_range(0..2)];
+        text.push_str(&format!("{ds},{i},{label},{}\n", rng.random::<f64>()));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let preds = gas_score::read_predictions_csv(&csv).unwrap();
+    let plain = gas_score::score_report(&preds).overall;
+    for (flags, weighting) in [
+        (
+            vec!["--holdout-share", "0.3", "--gasstation-share", "0.2"],
+            gas_score::Weighting::from_flags(Some(0.3), Some(0.2), 1.0).unwrap(),
+        ),
+        (
+            vec!["--holdout-weight", "3"],
+            gas_score::Weighting::from_flags(None, None, 3.0).unwrap(),
+        ),
+    ] {
+        let out = gascli()
+            .args(["d", "score", "--json"])
+            .args(&flags)
+            .arg(&csv)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let lib = gas_score::weighted_score(&preds, &weighting).overall;
+        let acc = v["overall"]["accuracy"].as_f64().unwrap();
+        assert!((acc - lib.accuracy).abs() < 1e-12, "{flags:?}");
+        assert!(
+            (acc - plain.accuracy).abs() > 1e-9,
+            "{flags:?}: weighting changed nothing"
+        );
+        let sn34 = v["overall"]["sn34_score"].as_f64().unwrap();
+        assert!((sn34 - lib.sn34_score.unwrap()).abs() < 1e-12, "{flags:?}");
+        assert!(v["provenance"]["provenance_weights"].is_object(), "{v:#}");
+    }
+    // shares must be valid
+    let bad = gascli()
+        .args([
+            "d",
+            "score",
+            "--holdout-share",
+            "0.8",
+            "--gasstation-share",
+            "0.5",
+        ])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sum to <= 1"));
+}

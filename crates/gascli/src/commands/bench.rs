@@ -4,10 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use gas_bench::runner::{BenchError, BenchOptions, BenchOutcome, DataSource, RunFiles, run_bench};
+use gas_bench::runner::{
+    BenchError, BenchOptions, BenchOutcome, RunFiles, default_batch_size, run_bench,
+};
 use gas_bench::worker::{find_python, find_worker_script};
 use gas_datasets::{Mode, default_cache_dir};
 use gas_package::Modality;
+use gas_score::Weighting;
+
+use super::dataset_args::DatasetArgs;
 
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("models").required(true).multiple(true))]
@@ -22,33 +27,54 @@ pub struct Args {
     /// Audio model: package directory or ZIP.
     #[arg(long, group = "models", value_name = "PATH")]
     pub audio_model: Option<PathBuf>,
-    /// A few samples per dataset (8): a smoke test.
+    /// Debug mode (the network's): the first catalog dataset, 100 images / 50 videos / 50 clips
+    /// in total.
     #[arg(long, group = "mode")]
     pub debug: bool,
-    /// About 100 samples per dataset, like the network's entrance exam (the default).
+    /// Small mode, the network's entrance exam: 5 000 samples per modality, split over the
+    /// datasets as the network splits them (100 per archive, 1 archive per dataset).
     #[arg(long, group = "mode")]
     pub small: bool,
-    /// Every sample of every dataset.
+    /// Full mode (the default, as gasbench): 55 000 images / 26 000 videos / 37 000 clips split
+    /// over the datasets, the catalog's own archive limits.
     #[arg(long, group = "mode")]
     pub full: bool,
-    /// Dataset catalog YAML (the network's format); repeatable. Entries of other modalities are skipped.
-    #[arg(long, value_name = "FILE.yaml")]
-    pub datasets: Vec<PathBuf>,
-    /// Local folder with real/, synthetic/, semisynthetic/ subfolders; repeatable.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Vec<PathBuf>,
+    #[command(flatten)]
+    pub data: DatasetArgs,
     /// Where remote datasets are downloaded (default: $GASCLI_CACHE_DIR or ~/.cache/gascli).
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
-    /// Never download: use only cached datasets.
+    /// Never download: use only cached datasets (a dataset missing from the cache is an error).
     #[arg(long)]
     pub offline: bool,
-    /// Where results go (default ./results/<model>-<UTC time>/; one subfolder per modality when several).
+    /// Skip datasets that are not already cached (download nothing), as gasbench's flag.
+    #[arg(long)]
+    pub skip_missing: bool,
+    /// Where results go: the files are written into DIR itself (DIR/NAME with --run-name).
+    /// Default: ./results/<NAME>/. With several models, one subfolder per modality inside.
     #[arg(long, value_name = "DIR")]
     pub results_dir: Option<PathBuf>,
-    /// Sampling seed (same seed, same samples).
+    /// Name of the run directory (default without --results-dir: <model>-<UTC time>), as
+    /// gasbench's flag.
+    #[arg(long, value_name = "NAME")]
+    pub run_name: Option<String>,
+    /// Run ID recorded in results.json (for matching with other systems), as gasbench's flag.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Sampling seed (same seed, same samples). gasbench samples at random when no seed is
+    /// given; gascli always uses one so that runs repeat.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Target share (0-1) of the score's total weight carried by holdout samples; with
+    /// --gasstation-share the public corpus gets the rest. Supersedes --holdout-weight.
+    #[arg(long, value_name = "SHARE")]
+    pub holdout_share: Option<f64>,
+    /// Target share (0-1) of the score's total weight carried by GAS-Station samples.
+    #[arg(long, value_name = "SHARE")]
+    pub gasstation_share: Option<f64>,
+    /// Legacy: weight of holdout samples in the accuracy only (the network's default 1.0).
+    #[arg(long, default_value_t = 1.0, value_name = "WEIGHT")]
+    pub holdout_weight: f64,
     /// Decode JPEGs at a reduced DCT scale when the target is much smaller: faster, NOT network-exact.
     #[arg(long)]
     pub fast_decode: bool,
@@ -156,24 +182,20 @@ fn print_table(out: &BenchOutcome) {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let models: Vec<(Modality, PathBuf)> =
         super::given_models(&args.image_model, &args.video_model, &args.audio_model);
-    let mut data: Vec<DataSource> = args
-        .datasets
-        .iter()
-        .cloned()
-        .map(DataSource::Catalog)
-        .collect();
-    data.extend(args.data_dir.iter().cloned().map(DataSource::Dir));
-    if data.is_empty() {
-        bail!(
-            "no datasets: give --data-dir DIR (with real/, synthetic/, semisynthetic/) or --datasets CATALOG.yaml"
-        );
-    }
+    let modalities: Vec<Modality> = models.iter().map(|(m, _)| *m).collect();
+    let selection = args.data.selection(&modalities)?;
+    let weighting = Weighting::from_flags(
+        args.holdout_share,
+        args.gasstation_share,
+        args.holdout_weight,
+    )
+    .map_err(anyhow::Error::msg)?;
     let mode = if args.debug {
         Mode::Debug
-    } else if args.full {
-        Mode::Full
-    } else {
+    } else if args.small {
         Mode::Small
+    } else {
+        Mode::Full
     };
     let python = match args.worker.python.clone().or_else(find_python) {
         Some(p) => p,
@@ -191,34 +213,41 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let several = models.len() > 1;
+
     let mut all = Vec::new();
     let mut failed = false;
     for (modality, path) in models {
         let name = path
             .file_stem()
             .map_or("model".into(), |s| s.to_string_lossy().into_owned());
-        let results_dir = match &args.results_dir {
-            Some(d) if several => d.join(modality.to_string()),
-            Some(d) => d.clone(),
-            None => PathBuf::from("results")
-                .join(format!("{name}-{stamp}"))
-                .join(if several {
-                    modality.to_string()
-                } else {
-                    String::new()
-                }),
+        let run_dir = match (&args.results_dir, &args.run_name) {
+            (Some(d), None) => d.clone(),
+            (Some(d), Some(run)) => d.join(run),
+            (None, run) => PathBuf::from("results")
+                .join(run.clone().unwrap_or_else(|| format!("{name}-{stamp}"))),
+        };
+        let results_dir = if several {
+            run_dir.join(modality.to_string())
+        } else {
+            run_dir
         };
         let opts = BenchOptions {
             model: path.clone(),
             modality,
-            data: data.clone(),
+            datasets: selection.clone(),
             mode,
             seed: args.seed,
             cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
             offline: args.offline,
+            skip_missing: args.skip_missing,
+            weighting,
+            run_id: args.run_id.clone(),
             results_dir: Some(results_dir),
             scratch_parent: None,
-            batch_size: args.worker.batch_size,
+            batch_size: args
+                .worker
+                .batch_size
+                .unwrap_or_else(|| default_batch_size(modality)),
             device: args.worker.device.clone(),
             fast_decode: args.fast_decode,
             apply_exif: args.exif,

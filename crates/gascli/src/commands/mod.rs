@@ -28,9 +28,10 @@ pub struct ModelWorkerArgs {
     /// scripts/setup.sh).
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
-    /// Samples per forward call.
-    #[arg(long, default_value_t = 16)]
-    pub batch_size: usize,
+    /// Samples per forward call (default: the network's, 32 for images, 4 for videos, 16 for
+    /// audio).
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
     /// Torch device of the worker.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     pub device: String,

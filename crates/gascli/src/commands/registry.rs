@@ -73,7 +73,7 @@ pub struct EvalArgs {
     /// network's: 0.8.
     #[arg(long, default_value_t = gas_registry::eval::DEFAULT_EXAM_THRESHOLD)]
     pub exam_threshold: f64,
-    /// Exam size: debug (≤ 8 samples per dataset), small (≤ 100, the network's) or full.
+    /// Exam size: debug (100 images / 50 videos / 50 clips), small (5 000 per modality, the network's) or full.
     #[arg(long, default_value = "small", value_parser = parse_mode)]
     pub exam_mode: Mode,
     /// Benchmark size: debug, small or full.
@@ -289,7 +289,7 @@ fn evaluator(
         cfg.cache_dir = c.clone();
     }
     cfg.offline = e.offline;
-    cfg.batch_size = e.worker.batch_size.max(1);
+    cfg.batch_size = e.worker.batch_size.map(|b| b.max(1));
     cfg.device = e.worker.device.clone();
     cfg.work_dir = data_dir.join("eval-work");
     cfg.exam_cpu_limit = Some(Duration::from_secs(st.exam_timeout));
