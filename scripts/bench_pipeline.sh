@@ -8,7 +8,8 @@
 # throughput measurement with both binaries on the same files (baseline first, then this
 # checkout's, then both again in reverse order) and prints new/baseline ratios.
 # "overall" samples/s includes validation and the worker's start (PyTorch import, ~1-2 s), so
-# use a few thousand images to see the steady state.
+# use a few thousand images to see the steady state. Batch sizes are given explicitly (the
+# network's 32 for images, 4 for video) so that binaries with other defaults compare fairly.
 # Needs: the venv (scripts/setup.sh --test), ffmpeg, /usr/bin/time. Builds gascli --release.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,7 +17,7 @@ N="${1:-300}"; NV="${2:-24}"
 PY="${GASCLI_VENV:-$ROOT/.venv}/bin/python"
 [ -x "$PY" ] || { echo "no venv python at $PY (run scripts/setup.sh --test)" >&2; exit 2; }
 cargo build -q --release -p gascli --manifest-path "$ROOT/Cargo.toml"
-BIN="$ROOT/target/release/gascli"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/gascli"
 W="$(mktemp -d)"; trap 'rm -rf "$W"' EXIT
 
 # trivial models: constant logits, so the worker protocol, not the model, is what is measured
@@ -65,11 +66,11 @@ measure() {
   local t0 t1
   t0=$(secs); "$bin" d preprocess --model "$W/image-model" $(find "$W/img" -name '*.jpg') -o "$W/x.npy" >/dev/null; t1=$(secs)
   echo "$tag image_pipeline_per_s $(rate "$N" "$t0" "$t1")" >> "$W/figs"
-  /usr/bin/time -f "%M" -o "$W/rss_img" "$bin" d bench --full --quiet --json --image-model "$W/image-model" --data-dir "$W/img" --results-dir "$W/r1-$tag" > "$W/r1-$tag.json"
+  /usr/bin/time -f "%M" -o "$W/rss_img" "$bin" d bench --full --quiet --json --batch-size 32 --image-model "$W/image-model" --data-dir "$W/img" --results-dir "$W/r1-$tag" > "$W/r1-$tag.json"
   figs "$W/r1-$tag.json" "$W/rss_img" image "$tag"
   t0=$(secs); "$bin" d preprocess --model "$W/video-model" $(find "$W/vid" -name '*.mp4') -o "$W/v.npy" >/dev/null; t1=$(secs)
   echo "$tag video_pipeline_per_s $(rate "$NV" "$t0" "$t1")" >> "$W/figs"
-  /usr/bin/time -f "%M" -o "$W/rss" "$bin" d bench --full --quiet --json --video-model "$W/video-model" --data-dir "$W/vid" --results-dir "$W/r2-$tag" > "$W/r2-$tag.json"
+  /usr/bin/time -f "%M" -o "$W/rss" "$bin" d bench --full --quiet --json --batch-size 4 --video-model "$W/video-model" --data-dir "$W/vid" --results-dir "$W/r2-$tag" > "$W/r2-$tag.json"
   figs "$W/r2-$tag.json" "$W/rss" video "$tag"
 }
 figs() {

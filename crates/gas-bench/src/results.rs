@@ -224,7 +224,12 @@ pub struct Timing {
     /// Peak resident memory of the gascli process itself (Linux `VmHWM`), MiB; `None` where
     /// unknown. The worker is a separate process.
     pub peak_rss_mib: Option<f64>,
-    /// Reserved: peak resident memory of the whole process tree (gascli + worker), MiB.
+    /// Peak resident memory of the worker's process tree (sandbox launcher + worker, the sum
+    /// of their `VmHWM`), MiB, sampled after every batch; `None` where unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_rss_worker_mib: Option<f64>,
+    /// Peak memory of the whole tree: `peak_rss_mib` + `peak_rss_worker_mib` (an upper bound:
+    /// the two peaks need not coincide), MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_rss_tree_mib: Option<f64>,
 }
@@ -247,6 +252,7 @@ impl Timing {
             ("samples_per_s", Some(self.samples_per_s)),
             ("worker_restarts", Some(self.worker_restarts as f64)),
             ("peak_rss_mib", self.peak_rss_mib),
+            ("peak_rss_worker_mib", self.peak_rss_worker_mib),
             ("peak_rss_tree_mib", self.peak_rss_tree_mib),
         ]
     }

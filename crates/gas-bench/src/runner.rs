@@ -402,6 +402,8 @@ struct WorkerSession {
     /// What the worker reported on (the first) load.
     info: Value,
     restarts: usize,
+    /// Largest peak resident memory of a worker's process tree seen so far, bytes.
+    peak_rss_bytes: Option<u64>,
 }
 
 /// What is left of a worker session after it ended.
@@ -409,6 +411,7 @@ struct WorkerRecord {
     info: Value,
     restarts: usize,
     sandbox: SandboxInfo,
+    peak_rss_bytes: Option<u64>,
 }
 
 impl WorkerSession {
@@ -457,6 +460,7 @@ impl WorkerSession {
             load,
             info,
             restarts: 0,
+            peak_rss_bytes: None,
         })
     }
 
@@ -467,6 +471,14 @@ impl WorkerSession {
     }
 
     /// Replaces a dead worker with a fresh one (the old one is killed).
+    /// Records the live worker's peak memory (called after each batch and at the end; a
+    /// replaced worker keeps the figure of its last batch).
+    fn sample_peak(&mut self) {
+        if let Some(b) = self.worker.peak_rss_bytes() {
+            self.peak_rss_bytes = Some(self.peak_rss_bytes.map_or(b, |p| p.max(b)));
+        }
+    }
+
     fn restart(&mut self) -> Result<(), WorkerError> {
         self.restarts += 1;
         let (w, _) = Self::spawn(&self.options, &self.load)?;
@@ -474,13 +486,15 @@ impl WorkerSession {
         Ok(())
     }
 
-    fn shutdown(self) -> WorkerRecord {
+    fn shutdown(mut self) -> WorkerRecord {
         let sandbox = sandbox_info(&self.options);
+        self.sample_peak();
         self.worker.shutdown();
         WorkerRecord {
             info: self.info,
             restarts: self.restarts,
             sandbox,
+            peak_rss_bytes: self.peak_rss_bytes,
         }
     }
 }
@@ -840,6 +854,7 @@ impl Inference {
         let n = rb.items.len();
         let res = session.worker.infer(self.batch_index, &rb.batch);
         self.infer_time += t.elapsed();
+        session.sample_peak();
         self.batch_index += 1;
         bar.inc(n as u64);
         let e = match res {
@@ -952,6 +967,8 @@ fn score(
     };
     let n_ok = run.scored.len() as f64;
     let total = clock.t0.elapsed().as_secs_f64();
+    let gascli_peak = peak_rss_mib();
+    let worker_peak = worker.peak_rss_bytes.map(|b| b as f64 / (1024.0 * 1024.0));
     let per_sample = |d: Duration| {
         if n_ok > 0.0 {
             d.as_secs_f64() * 1000.0 / n_ok
@@ -991,8 +1008,12 @@ fn score(
             inference_ms_per_sample: per_sample(run.infer_time),
             samples_per_s: if total > 0.0 { n_ok / total } else { 0.0 },
             worker_restarts: worker.restarts,
-            peak_rss_mib: peak_rss_mib(),
-            peak_rss_tree_mib: None,
+            peak_rss_mib: gascli_peak,
+            peak_rss_worker_mib: worker_peak,
+            peak_rss_tree_mib: match (gascli_peak, worker_peak) {
+                (Some(g), Some(w)) => Some(g + w),
+                _ => None,
+            },
         },
         errors: run.errors.clone(),
         provenance: crate::results::Provenance::of(&weighted),

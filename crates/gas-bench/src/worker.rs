@@ -337,6 +337,16 @@ impl Worker {
         t.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
+    /// Peak resident memory of the worker's process tree (the sandbox launcher and everything
+    /// under it), bytes: the sum of each live process's `VmHWM` (Linux). `None` where /proc
+    /// cannot be read or the worker is gone.
+    pub fn peak_rss_bytes(&self) -> Option<u64> {
+        if self.dead {
+            return None;
+        }
+        tree_peak_rss_bytes(self.child.id())
+    }
+
     fn kill(&mut self) {
         if !self.dead {
             let pgid = nix::unistd::Pid::from_raw(self.child.id() as i32);
@@ -521,6 +531,37 @@ impl Drop for Worker {
         self.tx = None;
         self.kill();
     }
+}
+
+/// Sum of `VmHWM` over `pid` and its descendants (`/proc/<pid>/task/*/children`), bytes.
+fn tree_peak_rss_bytes(pid: u32) -> Option<u64> {
+    let mut total = 0u64;
+    let mut stack = vec![pid];
+    let mut seen = 0usize;
+    while let Some(p) = stack.pop() {
+        // bounded: a fork bomb in the sandbox is capped by its process limit anyway
+        seen += 1;
+        if seen > 4096 {
+            break;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{p}/status")).ok()?;
+        let kib: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        total += kib * 1024;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            if let Ok(c) = std::fs::read_to_string(t.path().join("children")) {
+                stack.extend(c.split_whitespace().filter_map(|x| x.parse::<u32>().ok()));
+            }
+        }
+    }
+    Some(total)
 }
 
 /// The worker's error kind as a counter key: short, `[a-z0-9-]`, else `model`.

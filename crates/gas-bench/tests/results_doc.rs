@@ -55,6 +55,7 @@ fn full() -> BenchResults {
         },
     ];
     r.timing.peak_rss_mib = Some(1.0);
+    r.timing.peak_rss_worker_mib = Some(1.0);
     r.timing.peak_rss_tree_mib = Some(2.0);
     r.errors.add("decode", "d", "x.jpg", "bad");
     r.provenance = Some(Provenance {

@@ -67,6 +67,17 @@ fn check_run(v: &Value, results: &Path, n: u64, min_acc: f64) {
     // gascli's own peak memory (the worker is another process): present and plausible.
     let rss = v["timing"]["peak_rss_mib"].as_f64().unwrap();
     assert!(rss > 1.0 && rss < 4096.0, "peak_rss_mib {rss}");
+    // the worker's tree (PyTorch imported: well over 50 MiB), and the whole tree is the sum
+    let worker = v["timing"]["peak_rss_worker_mib"].as_f64().unwrap();
+    assert!(
+        worker > 50.0 && worker < 16384.0,
+        "peak_rss_worker_mib {worker}"
+    );
+    let tree = v["timing"]["peak_rss_tree_mib"].as_f64().unwrap();
+    assert!(
+        (tree - (rss + worker)).abs() < 1e-9,
+        "{tree} vs {rss} + {worker}"
+    );
     assert_eq!(v["per_dataset"].as_array().unwrap().len(), 3);
     for f in ["results.json", "predictions.csv", "report.html"] {
         assert!(results.join(f).is_file(), "{f} missing");
