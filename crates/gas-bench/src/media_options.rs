@@ -43,6 +43,9 @@ pub struct MediaOptions {
     pub image: ImageOptions,
     pub video: VideoOptions,
     pub audio: AudioOptions,
+    /// Images: the robustness pass's degraded tensor (the network's chain) instead of the base
+    /// one ([`Self::augmented`]).
+    pub augment: bool,
 }
 
 /// The element type of a preprocessed sample.
@@ -80,6 +83,15 @@ impl MediaOptions {
                 sample_rate: gas_package::AUDIO_SAMPLE_RATE,
                 duration_seconds: gas_package::AUDIO_SECONDS,
             },
+            augment: false,
+        }
+    }
+
+    /// The same options for the robustness pass (images: degraded tensors).
+    pub fn augmented(&self) -> Self {
+        MediaOptions {
+            augment: true,
+            ..self.clone()
         }
     }
 
@@ -125,6 +137,9 @@ impl MediaOptions {
     /// Preprocesses one sample held in memory (an archive entry, a parquet cell).
     pub fn preprocess_bytes(&self, bytes: &[u8]) -> Result<Tensor, MediaError> {
         match self.modality {
+            Modality::Image if self.augment => {
+                gas_media::preprocess_image_augmented(bytes, &self.image).map(Tensor::U8)
+            }
             Modality::Image => gas_media::preprocess_image(bytes, &self.image).map(Tensor::U8),
             Modality::Video => {
                 gas_media::preprocess_video_bytes(bytes, &self.video).map(Tensor::U8)
@@ -154,6 +169,7 @@ impl MediaOptions {
     /// Preprocesses one media file.
     pub fn preprocess_file(&self, path: &Path) -> Result<Tensor, MediaError> {
         match self.modality {
+            Modality::Image if self.augment => self.preprocess_file_augmented(path),
             Modality::Image => {
                 let bytes = std::fs::read(path).map_err(|source| MediaError::Io {
                     what: format!("reading {}", path.display()),

@@ -109,6 +109,11 @@ pub struct BenchOptions {
     pub weighting: Weighting,
     /// gasbench's `--run-id`: recorded in the results for matching with other systems.
     pub run_id: Option<String>,
+    /// The robustness pass (`--n-aug-per-dataset`, the network's default 0 = off): the first N
+    /// samples of each dataset, in the network's order, re-scored on degraded copies.
+    pub n_aug_per_dataset: usize,
+    /// Weight of the degraded score in the blended sn34 (`--aug-weight`, the network's 0.2).
+    pub aug_weight: f64,
     /// Directory for results.json, predictions.csv and report.html (created); `None` writes
     /// nothing (the caller stores [`BenchOutcome::files`] itself).
     pub results_dir: Option<PathBuf>,
@@ -251,6 +256,12 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let clock = RunClock::start();
     let pkg = validate_model(opts)?;
     let plan = plan_datasets(opts)?;
+    if opts.n_aug_per_dataset > 0 && opts.modality != Modality::Image {
+        return Err(BenchError::Media(gas_media::MediaError::Options(format!(
+            "the robustness pass (--n-aug-per-dataset) is implemented for images only so far, not {}",
+            opts.modality
+        ))));
+    }
     let scratch = Scratch::prepare(&pkg, opts.scratch_parent.as_deref())?;
     let media = MediaOptions::from_config(pkg.config(), opts.decode_flags())
         .with_reencode_cache(&opts.cache_dir.join("reencoded"));
@@ -261,11 +272,35 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
         .map(|d| (d.spec.name.clone(), d.spec.media_type))
         .collect();
     let bar = progress_bar(opts, &pkg);
+    // The robustness pass takes the first N of each dataset in the same order (the network's
+    // iterator with max_samples = N).
+    let aug_datasets: Vec<PlannedDataset> = plan
+        .datasets
+        .iter()
+        .map(|d| PlannedDataset {
+            cap: opts.n_aug_per_dataset,
+            ..d.clone()
+        })
+        .collect();
     let run = run_pipeline(opts, plan.datasets, &media, &mut session, &bar);
+    let aug = match &run {
+        Ok(_) if opts.n_aug_per_dataset > 0 => Some(run_pipeline(
+            opts,
+            aug_datasets,
+            &media.augmented(),
+            &mut session,
+            &bar,
+        )),
+        _ => None,
+    };
     bar.finish_and_clear();
     let worker = session.shutdown();
     let mut run = run?;
-    let results = score(opts, &pkg, &media_types, worker, &run, clock);
+    let aug = aug.transpose()?;
+    let mut results = score(opts, &pkg, &media_types, worker, &run, clock);
+    if let Some(aug) = &aug {
+        robustness(opts, &mut results, &run, aug);
+    }
     weigh_rows(&mut run.predictions, &opts.weighting, &results);
     let files = RunFiles::render(&results, &run.predictions);
     if let Some(dir) = &opts.results_dir {
@@ -292,6 +327,107 @@ fn weigh_rows(rows: &mut [PredictionRow], weighting: &Weighting, results: &Bench
         if let Some(w) = p.weights.get(class.as_str()) {
             r.weight = *w;
         }
+    }
+}
+
+/// The robustness pass's figures into `results` (the network's `_compute_aug_metrics` and its
+/// blend): the degraded rows' sn34 (with the base run's provenance weights when shares were
+/// given), `augmentation_robustness` = aug / base (0 when base ≤ 0), the loss of the
+/// correct-class probability paired by sample (mean, numpy's 95th percentile), per dataset too;
+/// then `sn34 = (1 − w)·base + w·aug` when w > 0 and degraded rows exist. Degraded rows never
+/// enter the base metrics; their failures are counted as `aug-<kind>` errors.
+fn robustness(
+    opts: &BenchOptions,
+    results: &mut BenchResults,
+    base: &PipelineRun,
+    aug: &PipelineRun,
+) {
+    for e in &aug.errors.examples {
+        results.errors.examples.push(crate::results::ErrorExample {
+            kind: format!("aug-{}", e.kind),
+            ..e.clone()
+        });
+    }
+    for (k, n) in &aug.errors.counts {
+        *results.errors.counts.entry(format!("aug-{k}")).or_default() += n;
+    }
+    let class_weight = |dataset: &str| -> f64 {
+        match (&opts.weighting, &results.provenance) {
+            (Weighting::Shares(_), Some(p)) => p
+                .weights
+                .get(gas_score::Provenance::of(dataset).as_str())
+                .copied()
+                .unwrap_or(1.0),
+            _ => 1.0,
+        }
+    };
+    let weighted: Vec<Prediction> = aug
+        .scored
+        .iter()
+        .map(|p| Prediction {
+            weight: class_weight(p.dataset.as_deref().unwrap_or("")),
+            ..p.clone()
+        })
+        .collect();
+    let aug_sn34 = gas_score::binary_metrics(&weighted).sn34_score;
+    let base_sn34 = results.overall.metrics.sn34_score;
+    // the correct-class probability of each sample, base and degraded, paired by sample
+    let prob_correct = |r: &PredictionRow| r.probs.get(r.label.class_index()).copied();
+    let base_pc: BTreeMap<(&str, &str), f64> = base
+        .predictions
+        .iter()
+        .filter_map(|r| Some(((r.dataset.as_str(), r.sample_id.as_str()), prob_correct(r)?)))
+        .collect();
+    let mut loss: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    let mut all_loss = Vec::new();
+    for r in &aug.predictions {
+        if let (Some(b), Some(a)) = (
+            base_pc.get(&(r.dataset.as_str(), r.sample_id.as_str())),
+            prob_correct(r),
+        ) {
+            loss.entry(r.dataset.as_str()).or_default().push(b - a);
+            all_loss.push(b - a);
+        }
+    }
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let report = score_report(&aug.scored);
+    for d in &mut results.per_dataset {
+        let n_aug = aug
+            .scored
+            .iter()
+            .filter(|p| p.dataset.as_deref() == Some(d.name.as_str()))
+            .count() as u64;
+        if n_aug == 0 {
+            continue;
+        }
+        let l = loss.get(d.name.as_str()).map_or(&[][..], Vec::as_slice);
+        d.robustness = Some(crate::results::DatasetRobustness {
+            n_aug,
+            aug_sn34_score: report.per_dataset.get(&d.name).and_then(|m| m.sn34_score),
+            mean_prob_loss: mean(l),
+            p95_prob_loss: gas_score::percentile(l, 95.0),
+        });
+    }
+    let n_aug = aug.scored.len() as u64;
+    results.robustness = Some(crate::results::Robustness {
+        base_sn34_score: base_sn34,
+        aug_sn34_score: aug_sn34,
+        aug_weight: opts.aug_weight,
+        augmentation_robustness: match (aug_sn34, base_sn34) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            (Some(_), Some(_)) => Some(0.0),
+            _ => None,
+        },
+        n_aug,
+        mean_prob_loss: mean(&all_loss),
+        p95_prob_loss: gas_score::percentile(&all_loss, 95.0),
+    });
+    if let (Some(b), Some(a)) = (base_sn34, aug_sn34)
+        && opts.aug_weight > 0.0
+        && n_aug > 0
+    {
+        results.overall.metrics.sn34_score =
+            Some(gas_score::blend_robustness(b, a, opts.aug_weight));
     }
 }
 

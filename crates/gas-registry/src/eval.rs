@@ -116,6 +116,10 @@ pub struct EvalConfig {
     pub cache_dir: PathBuf,
     /// Never download datasets.
     pub offline: bool,
+    /// The robustness pass of the exam and benchmark runs (`--n-aug-per-dataset`; 0 = off, the
+    /// network's default) and its blend weight (`--aug-weight`, 0.2).
+    pub n_aug_per_dataset: usize,
+    pub aug_weight: f64,
     /// Samples per forward call; `None`: the network's default for the modality
     /// ([`gas_bench::runner::default_batch_size`]).
     pub batch_size: Option<usize>,
@@ -146,6 +150,8 @@ impl EvalConfig {
             cache_dir: gas_datasets::default_cache_dir(),
             offline: false,
             batch_size: None,
+            n_aug_per_dataset: 0,
+            aug_weight: 0.2,
             device: "cpu".into(),
             worker,
             work_dir: std::env::temp_dir(),
@@ -518,6 +524,8 @@ impl BenchEvaluator {
             skip_missing: false,
             weighting: Default::default(),
             run_id: None,
+            n_aug_per_dataset: self.cfg.n_aug_per_dataset,
+            aug_weight: self.cfg.aug_weight,
             results_dir: Some(run_dir.join("results")),
             scratch_parent: None,
             batch_size: self

@@ -601,6 +601,8 @@ fn cancelled_run_stops_and_writes_nothing(py: &Path) {
         skip_missing: false,
         weighting: Default::default(),
         run_id: None,
+        n_aug_per_dataset: 0,
+        aug_weight: 0.2,
         results_dir: Some(work.path().join("results")),
         scratch_parent: None,
         batch_size: 1,

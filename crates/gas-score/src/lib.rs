@@ -243,6 +243,20 @@ pub fn sn34(mcc: f64, brier: f64) -> f64 {
     sn34_from_norms(mcc_norm(mcc), brier_norm(brier, BINARY_BRIER_BASELINE))
 }
 
+/// The `q`-th percentile of `values` as numpy's default (`linear` interpolation between the
+/// two nearest ranks); `None` for no values.
+pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = q / 100.0 * (v.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let hi = rank.ceil() as usize;
+    Some(v[lo] + (v[hi] - v[lo]) * (rank - lo as f64))
+}
+
 /// `sn34_final = (1 − w)·base + w·aug`.
 pub fn blend_robustness(base: f64, aug: f64, w: f64) -> f64 {
     (1.0 - w) * base + w * aug

@@ -453,3 +453,59 @@ fn gasbench_flags_holdouts_shares_and_skip_missing() {
     assert!((s["overall"]["sn34_score"].as_f64().unwrap() - sn34).abs() < 1e-12);
     assert!((v["overall"]["weight_sum"].as_f64().unwrap() - 80.0).abs() < 1e-9);
 }
+
+/// The robustness pass: the first N samples of each dataset re-scored on degraded copies,
+/// kept out of the base metrics, blended as the network blends (w = 0.2 by default).
+#[test]
+fn robustness_pass_blends_the_degraded_score() {
+    if python().is_none() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (code, v, err) = bench(
+        &[
+            "--image-model",
+            "examples/image-detector",
+            "--data-dir",
+            "examples/data/image",
+            "--n-aug-per-dataset",
+            "5",
+        ],
+        t.path(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let r = &v["robustness"];
+    // base metrics still over the 60 samples as they are
+    assert_eq!(v["overall"]["n"], 60, "{v:#}");
+    assert_eq!(r["n_aug"], 15, "{r:#}");
+    for d in v["per_dataset"].as_array().unwrap() {
+        assert_eq!(d["robustness"]["n_aug"], 5, "{d:#}");
+    }
+    let base = r["base_sn34_score"].as_f64().unwrap();
+    let aug = r["aug_sn34_score"].as_f64().unwrap();
+    assert_eq!(r["aug_weight"], 0.2);
+    assert!((v["overall"]["binary_sn34_score"].as_f64().unwrap() - base).abs() < 1e-15);
+    let blended = v["overall"]["sn34_score"].as_f64().unwrap();
+    assert!((blended - (0.8 * base + 0.2 * aug)).abs() < 1e-12, "{r:#}");
+    let ratio = r["augmentation_robustness"].as_f64().unwrap();
+    assert!((ratio - aug / base).abs() < 1e-12);
+    assert!(r["mean_prob_loss"].is_number() && r["p95_prob_loss"].is_number());
+    // the predictions file holds the base rows only
+    let csv = std::fs::read_to_string(t.path().join("predictions.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 61);
+
+    // video: refused with the reason, nothing run
+    let (code, _, err) = bench(
+        &[
+            "--video-model",
+            "examples/video-detector",
+            "--data-dir",
+            "examples/data/image",
+            "--n-aug-per-dataset",
+            "2",
+        ],
+        &t.path().join("v"),
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("images only"), "{err}");
+}

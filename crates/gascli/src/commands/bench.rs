@@ -75,6 +75,21 @@ pub struct Args {
     /// Legacy: weight of holdout samples in the accuracy only (the network's default 1.0).
     #[arg(long, default_value_t = 1.0, value_name = "WEIGHT")]
     pub holdout_weight: f64,
+    /// The robustness pass (images): re-score the first N samples of each dataset on degraded
+    /// copies (the network's chain: downscale ×0.5 and back, JPEG q55, WebP q75, JPEG q80) and
+    /// blend: sn34 = (1 − w)·base + w·aug. 0 (the network's default) turns it off.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub n_aug_per_dataset: usize,
+    /// w of the blend above (the network's default 0.2).
+    #[arg(long, default_value_t = 0.2, value_name = "W")]
+    pub aug_weight: f64,
+    /// Accepted for gasbench command lines; gascli recomputes the degraded tensors (same
+    /// values, no cache needed), so the directory is not used.
+    #[arg(long, value_name = "DIR")]
+    pub aug_cache_dir: Option<PathBuf>,
+    /// Accepted for gasbench command lines (see --aug-cache-dir).
+    #[arg(long)]
+    pub aug_cache_readonly: bool,
     /// Decode JPEGs at a reduced DCT scale when the target is much smaller: faster, NOT network-exact.
     #[arg(long)]
     pub fast_decode: bool,
@@ -190,6 +205,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.holdout_weight,
     )
     .map_err(anyhow::Error::msg)?;
+    if args.aug_cache_dir.is_some() || args.aug_cache_readonly {
+        eprintln!(
+            "note: --aug-cache-dir / --aug-cache-readonly are accepted for gasbench command lines but not used: gascli recomputes the degraded tensors (the same values)"
+        );
+    }
+    if !(0.0..=1.0).contains(&args.aug_weight) {
+        bail!(
+            "--aug-weight must be between 0 and 1, got {}",
+            args.aug_weight
+        );
+    }
     let mode = if args.debug {
         Mode::Debug
     } else if args.small {
@@ -242,6 +268,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             skip_missing: args.skip_missing,
             weighting,
             run_id: args.run_id.clone(),
+            n_aug_per_dataset: args.n_aug_per_dataset,
+            aug_weight: args.aug_weight,
             results_dir: Some(results_dir),
             scratch_parent: None,
             batch_size: args

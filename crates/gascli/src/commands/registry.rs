@@ -73,6 +73,13 @@ pub struct EvalArgs {
     /// network's: 0.8.
     #[arg(long, default_value_t = gas_registry::eval::DEFAULT_EXAM_THRESHOLD)]
     pub exam_threshold: f64,
+    /// Robustness pass of exam and benchmark (image models): the first N samples of each dataset
+    /// re-scored on degraded copies, blended into sn34; 0 (the network's default) = off.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub n_aug_per_dataset: usize,
+    /// Weight of the degraded score in the blended sn34 (the network's 0.2).
+    #[arg(long, default_value_t = 0.2, value_name = "W")]
+    pub aug_weight: f64,
     /// Exam size: debug (100 images / 50 videos / 50 clips), small (5 000 per modality, the network's) or full.
     #[arg(long, default_value = "small", value_parser = parse_mode)]
     pub exam_mode: Mode,
@@ -282,6 +289,8 @@ fn evaluator(
     describe("exam", &cfg.exam_data);
     describe("benchmark", &cfg.benchmark_data);
     cfg.exam_threshold = e.exam_threshold;
+    cfg.n_aug_per_dataset = e.n_aug_per_dataset;
+    cfg.aug_weight = e.aug_weight;
     cfg.exam_mode = e.exam_mode;
     cfg.benchmark_mode = e.benchmark_mode;
     cfg.seed = e.seed;
