@@ -110,6 +110,7 @@ pub fn render_html(results: &BenchResults, preds: &[PredictionRow]) -> String {
     per_dataset(&mut h, results, preds);
     charts(&mut h, preds);
     worst(&mut h, preds);
+    robustness(&mut h, results);
     extras(&mut h, results);
     let _ = writeln!(
         h,
@@ -512,6 +513,46 @@ fn worst(h: &mut String, preds: &[PredictionRow]) {
             r.label.as_str(),
             clamp01(r.p_synthetic),
             err
+        );
+    }
+    h.push_str("</tbody></table></div>");
+}
+
+/// The robustness pass (when it ran): the blend and, per dataset, how much the degraded copies
+/// cost (sn34 on them, loss of the correct-class probability paired by sample).
+fn robustness(h: &mut String, results: &BenchResults) {
+    let Some(r) = &results.robustness else {
+        return;
+    };
+    h.push_str("<h2>Robustness (degraded copies)</h2>");
+    let _ = write!(
+        h,
+        "<p>sn34 = (1 − {w})·base {base} + {w}·degraded {aug} = <b>{final_}</b>; robustness (degraded / base) {ratio} on {n} degraded samples; correct-class probability lost: mean {mean}, 95th percentile {p95}.</p>",
+        w = fmt_num(Some(r.aug_weight), 2),
+        base = fmt_num(r.base_sn34_score, 4),
+        aug = fmt_num(r.aug_sn34_score, 4),
+        final_ = fmt_num(results.overall.metrics.sn34_score, 4),
+        ratio = fmt_num(r.augmentation_robustness, 3),
+        n = r.n_aug,
+        mean = fmt_num(r.mean_prob_loss, 3),
+        p95 = fmt_num(r.p95_prob_loss, 3),
+    );
+    h.push_str(
+        "<div class=\"scroll\"><table id=\"robustness\"><thead><tr><th class=\"l\">dataset</th>\
+         <th>n degraded</th><th>sn34 base</th><th>sn34 degraded</th><th>mean loss</th>\
+         <th>p95 loss</th></tr></thead><tbody>",
+    );
+    for d in &results.per_dataset {
+        let Some(dr) = &d.robustness else { continue };
+        let _ = write!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape_html(&d.name),
+            dr.n_aug,
+            fmt_num(d.metrics.as_ref().and_then(|m| m.sn34_score), 4),
+            fmt_num(dr.aug_sn34_score, 4),
+            fmt_num(dr.mean_prob_loss, 3),
+            fmt_num(dr.p95_prob_loss, 3),
         );
     }
     h.push_str("</tbody></table></div>");

@@ -266,3 +266,38 @@ fn report_tolerates_missing_fields_and_no_predictions() {
     let html = render_html(&results, &[]);
     assert!(html.contains("<td>a&amp;b</td>") && html.contains("<td>0.5000</td>"));
 }
+
+#[test]
+fn report_shows_the_robustness_pass_when_it_ran() {
+    let (mut results, rows) = fixture();
+    let html = render_html(&results, &rows);
+    assert!(!html.contains("id=\"robustness\""), "no pass, no section");
+    results.per_dataset[0].robustness = Some(gas_bench::results::DatasetRobustness {
+        n_aug: 5,
+        aug_sn34_score: Some(0.4321),
+        mean_prob_loss: Some(0.25),
+        p95_prob_loss: Some(0.5),
+    });
+    results.robustness = Some(gas_bench::results::Robustness {
+        base_sn34_score: Some(0.9),
+        aug_sn34_score: Some(0.5),
+        aug_weight: 0.2,
+        augmentation_robustness: Some(0.5 / 0.9),
+        n_aug: 5,
+        mean_prob_loss: Some(0.25),
+        p95_prob_loss: Some(0.5),
+    });
+    let html = render_html(&results, &rows);
+    assert_balanced(&html);
+    let table = section(&html, "robustness");
+    assert_eq!(
+        table.matches("<tr>").count(),
+        2,
+        "header + the one dataset with a pass"
+    );
+    assert!(
+        table.contains("<td>5</td>") && table.contains("0.4321"),
+        "{table}"
+    );
+    assert!(html.contains("robustness (degraded / base) 0.556 on 5 degraded samples"));
+}
