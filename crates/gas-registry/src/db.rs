@@ -113,6 +113,10 @@ pub struct MetricRow {
     pub accuracy: Option<f64>,
     pub samples: i64,
     pub created_at: i64,
+    /// With the robustness pass: the score on the samples as they are and on degraded copies
+    /// (`sn34` is then the blend).
+    pub base_sn34: Option<f64>,
+    pub aug_sn34: Option<f64>,
 }
 
 /// What confirm records: the verified model and the first job.
@@ -628,8 +632,8 @@ impl Db {
         }
         for m in outcome.metrics {
             sqlx::query(
-                "INSERT INTO results (model_id, stage, dataset, sn34, mcc, brier, accuracy, samples, created_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+                "INSERT INTO results (model_id, stage, dataset, sn34, mcc, brier, accuracy, samples, created_at, base_sn34, aug_sn34) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
             )
             .bind(&lease.model_id)
             .bind(&lease.stage)
@@ -640,6 +644,8 @@ impl Db {
             .bind(m.accuracy)
             .bind(m.samples)
             .bind(now)
+            .bind(m.base_sn34)
+            .bind(m.aug_sn34)
             .execute(&mut *tx)
             .await?;
         }
@@ -755,8 +761,8 @@ impl Db {
 
     pub async fn metrics_of(&self, model_id: &str) -> Result<Vec<MetricRow>> {
         let rows = sqlx::query(
-            "SELECT model_id, stage, dataset, sn34, mcc, brier, accuracy, samples, created_at \
-             FROM results WHERE model_id = $1 ORDER BY stage, dataset",
+            "SELECT model_id, stage, dataset, sn34, mcc, brier, accuracy, samples, created_at, \
+             base_sn34, aug_sn34 FROM results WHERE model_id = $1 ORDER BY stage, dataset",
         )
         .bind(model_id)
         .fetch_all(&self.pool)
@@ -773,6 +779,8 @@ impl Db {
                     accuracy: r.try_get("accuracy")?,
                     samples: r.try_get("samples")?,
                     created_at: r.try_get("created_at")?,
+                    base_sn34: r.try_get("base_sn34")?,
+                    aug_sn34: r.try_get("aug_sn34")?,
                 })
             })
             .collect()
@@ -815,6 +823,9 @@ pub struct NewMetric {
     pub brier: Option<f64>,
     pub accuracy: Option<f64>,
     pub samples: i64,
+    /// Robustness pass: base and degraded scores (`None` when it did not run).
+    pub base_sn34: Option<f64>,
+    pub aug_sn34: Option<f64>,
 }
 
 /// How a leased job ended.

@@ -203,17 +203,31 @@ fn metric(dataset: &str, n: u64, m: Option<&Metrics>) -> NewMetric {
         brier: finite(m.map(|m| m.brier)),
         accuracy: finite(m.map(|m| m.accuracy)),
         samples: i64::try_from(n).unwrap_or(i64::MAX),
+        base_sn34: None,
+        aug_sn34: None,
     }
 }
 
-/// `*` (the modality aggregate) then one row per dataset.
+/// `*` (the modality aggregate) then one row per dataset; with the robustness pass, each row
+/// also keeps the base and degraded scores (the aggregate's `sn34` is the blend).
 fn metrics_of(r: &BenchResults) -> Vec<NewMetric> {
-    std::iter::once(metric("*", r.overall.n, Some(&r.overall.metrics)))
-        .chain(
-            r.per_dataset
-                .iter()
-                .map(|d| metric(&d.name, d.n, d.metrics.as_ref())),
-        )
+    let all = NewMetric {
+        base_sn34: finite(r.robustness.as_ref().and_then(|x| x.base_sn34_score)),
+        aug_sn34: finite(r.robustness.as_ref().and_then(|x| x.aug_sn34_score)),
+        ..metric("*", r.overall.n, Some(&r.overall.metrics))
+    };
+    std::iter::once(all)
+        .chain(r.per_dataset.iter().map(|d| {
+            let m = metric(&d.name, d.n, d.metrics.as_ref());
+            match &d.robustness {
+                Some(x) => NewMetric {
+                    base_sn34: m.sn34,
+                    aug_sn34: finite(x.aug_sn34_score),
+                    ..m
+                },
+                None => m,
+            }
+        }))
         .collect()
 }
 

@@ -62,6 +62,18 @@ fn when(ms: &Value) -> String {
 }
 
 /// Reliability diagram from bins `[{"p": mean predicted, "frac": observed fraction, "n": count}]`.
+/// Under a blended score: the base and degraded scores it came from (the robustness pass).
+fn robustness_note(r: &Value) -> String {
+    if r["aug_sn34_score"].is_null() {
+        return String::new();
+    }
+    format!(
+        "<br><small class=\"rob\">base {} · aug {}</small>",
+        num(&r["base_sn34_score"], 4),
+        num(&r["aug_sn34_score"], 4)
+    )
+}
+
 pub fn calibration_svg(bins: &[Value]) -> String {
     let (w, h, pad) = (160.0, 160.0, 20.0);
     let sx = |x: f64| pad + x.clamp(0.0, 1.0) * (w - 2.0 * pad);
@@ -225,7 +237,7 @@ pub async fn page(
                 h,
                 "<tr><td data-label=\"Rank\" class=\"n\">{}</td><td data-label=\"Hotkey\" class=\"hk\">{}</td>\
                  <td data-label=\"Model\">{}<br><small class=\"hk\">{}</small></td>\
-                 <td data-label=\"sn34\" class=\"n\">{}</td><td data-label=\"MCC\" class=\"n\">{}</td>\
+                 <td data-label=\"sn34\" class=\"n\">{}{}</td><td data-label=\"MCC\" class=\"n\">{}</td>\
                  <td data-label=\"Brier\" class=\"n\">{}</td><td data-label=\"Status\">{}{}</td>\
                  <td data-label=\"When\">{}</td><td data-label=\"Calibration\">{}</td></tr>",
                 r["rank"],
@@ -233,6 +245,7 @@ pub async fn page(
                 esc(r["filename"].as_str().unwrap_or_default()),
                 esc(id),
                 num(&r["sn34_score"], 4),
+                robustness_note(r),
                 num(&r["mcc"], 3),
                 num(&r["brier"], 3),
                 esc(r["status"].as_str().unwrap_or_default()),

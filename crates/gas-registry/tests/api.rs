@@ -524,6 +524,8 @@ async fn score(db: &Db, sn34: f64) {
         brier: Some(0.12),
         accuracy: Some(0.85),
         samples: 100,
+        base_sn34: None,
+        aug_sn34: None,
     }];
     db.finish_job(&l, outcome("evaluated", None, Some(&res), &m))
         .await

@@ -196,7 +196,10 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
     let miner = Signer::from_seed([21; 32]);
     let id = confirmed(&db, &store, &zip, &miner.ss58, "image").await;
     let data = format!("image={}", root().join("examples/data/image").display());
-    let ev = BenchEvaluator::new(eval_config(py, dir.path(), Some(&data)));
+    let mut cfg = eval_config(py, dir.path(), Some(&data));
+    // the operator's robustness pass: 4 degraded samples per dataset, the network's w = 0.2
+    cfg.n_aug_per_dataset = 4;
+    let ev = BenchEvaluator::new(cfg);
     assert_eq!(
         drain(&db, &store, &ev).await,
         3,
@@ -246,7 +249,13 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
         .find(|r| r.stage == "benchmark" && r.dataset == "*")
         .expect("benchmark aggregate row");
     assert_eq!(bench_all.samples, 60, "every sample in the benchmark");
-    assert!(bench_all.sn34.unwrap() > 0.9, "{bench_all:?}");
+    // the three scores: base, degraded, and the blend the leaderboard ranks by
+    let (base_sn34, aug_sn34) = (bench_all.base_sn34.unwrap(), bench_all.aug_sn34.unwrap());
+    assert!(base_sn34 > 0.9, "{bench_all:?}");
+    assert!(
+        (bench_all.sn34.unwrap() - (0.8 * base_sn34 + 0.2 * aug_sn34)).abs() < 1e-12,
+        "{bench_all:?}"
+    );
     assert!(bench_all.mcc.unwrap() > 0.8, "{bench_all:?}");
     assert!(bench_all.brier.unwrap() < 0.1, "{bench_all:?}");
     let per: Vec<_> = metrics
@@ -290,7 +299,11 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
     assert_eq!(row["model_id"], id.as_str(), "{lb:#}");
     assert_eq!(row["hotkey"], miner.ss58.as_str());
     assert_eq!(row["rank"], 1);
-    assert!(row["sn34_score"].as_f64().unwrap() > 0.9, "{lb:#}");
+    // (serde_json parses floats to within the last bit)
+    let close = |v: &Value, want: f64| (v.as_f64().unwrap() - want).abs() < 1e-15;
+    assert!(close(&row["sn34_score"], bench_all.sn34.unwrap()), "{lb:#}");
+    assert!(close(&row["base_sn34_score"], base_sn34), "{lb:#}");
+    assert!(close(&row["aug_sn34_score"], aug_sn34), "{lb:#}");
     let page = http
         .get(format!("{base}/leaderboard?modality=image"))
         .send()
@@ -300,6 +313,10 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
         .await
         .unwrap();
     assert!(page.contains("<svg class=\"cal\""), "calibration plot");
+    assert!(
+        page.contains(&format!("base {base_sn34:.4} · aug {aug_sn34:.4}")),
+        "base and degraded scores under the blended one"
+    );
     assert!(page.contains("exam accuracy "), "exam shown");
     assert!(page.contains(&id));
     let mut rb = http.get(format!("{base}/api/v1/miner/models?modality=image"));

@@ -356,6 +356,8 @@ async fn expired_lease_is_retried_once(env: Env) {
         brier: Some(0.1),
         accuracy: Some(0.9),
         samples: 100,
+        base_sn34: Some(0.8),
+        aug_sn34: Some(0.6),
     }];
     let result = serde_json::json!({"ok": true});
     db.finish_job(
@@ -392,6 +394,10 @@ async fn expired_lease_is_retried_once(env: Env) {
     let rows = db.metrics_of(&u.model_id).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].sn34, rows[0].samples), (Some(0.8), 100));
+    assert_eq!(
+        (rows[0].base_sn34, rows[0].aug_sn34),
+        (Some(0.8), Some(0.6))
+    );
 
     // The exam job's leases all expire: after max_attempts it is failed, not retried forever.
     for _ in 0..3 {

@@ -34,6 +34,8 @@ impl Evaluator for Slow {
                 brier: Some(0.2),
                 accuracy: Some(0.7),
                 samples: 10,
+                base_sn34: None,
+                aug_sn34: None,
             }];
             Ok::<StageResult, gas_registry::RegistryError>(r)
         })
