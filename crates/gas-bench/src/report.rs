@@ -91,7 +91,11 @@ svg text{font-size:11px;fill:var(--muted)}
 
 /// Renders the report. Never fails: missing figures show as "—" and empty predictions produce
 /// a note instead of charts.
-pub fn render_html(results: &BenchResults, preds: &[PredictionRow]) -> String {
+pub fn render_html(
+    results: &BenchResults,
+    preds: &[PredictionRow],
+    aug: &[PredictionRow],
+) -> String {
     let mut h = String::with_capacity(32 * 1024);
     let model_name = if results.model.name.is_empty() {
         "model"
@@ -111,6 +115,7 @@ pub fn render_html(results: &BenchResults, preds: &[PredictionRow]) -> String {
     charts(&mut h, preds);
     worst(&mut h, preds);
     robustness(&mut h, results);
+    paired(&mut h, preds, aug);
     extras(&mut h, results);
     let _ = writeln!(
         h,
@@ -553,6 +558,84 @@ fn robustness(h: &mut String, results: &BenchResults) {
             fmt_num(dr.aug_sn34_score, 4),
             fmt_num(dr.mean_prob_loss, 3),
             fmt_num(dr.p95_prob_loss, 3),
+        );
+    }
+    h.push_str("</tbody></table></div>");
+}
+
+/// Points drawn at most in the paired plot.
+const PAIRED_MAX_POINTS: usize = 2000;
+
+/// The robustness pass, sample by sample: the correct-class probability as is (x) against the
+/// degraded copy's (y); points under the diagonal lost confidence.
+fn paired(h: &mut String, preds: &[PredictionRow], aug: &[PredictionRow]) {
+    if aug.is_empty() {
+        return;
+    }
+    // as the network pairs them: by sample, the binary label's probability
+    let pc = |r: &PredictionRow| r.probs.get(usize::from(r.label.binary())).copied();
+    let base: std::collections::HashMap<(&str, &str), f64> = preds
+        .iter()
+        .filter_map(|r| Some(((r.dataset.as_str(), r.sample_id.as_str()), pc(r)?)))
+        .collect();
+    let pairs: Vec<(f64, f64, &PredictionRow)> = aug
+        .iter()
+        .filter_map(|r| {
+            let b = base.get(&(r.dataset.as_str(), r.sample_id.as_str()))?;
+            Some((*b, pc(r)?, r))
+        })
+        .collect();
+    let _ = write!(
+        h,
+        "<h2>Robustness, sample by sample</h2><figure><svg id=\"paired\" viewBox=\"0 0 {W} {H}\" \
+         role=\"img\" aria-label=\"Correct-class probability as is and degraded\">\
+         <line x1=\"{l}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"#888\"/>\
+         <line x1=\"{l}\" y1=\"{b}\" x2=\"{l}\" y2=\"{t}\" stroke=\"#888\"/>\
+         <line x1=\"{l}\" y1=\"{b}\" x2=\"{r}\" y2=\"{t}\" stroke=\"#aaa\" stroke-dasharray=\"4 3\"/>\
+         <text x=\"{m}\" y=\"{xl}\" text-anchor=\"middle\">correct-class p, as is</text>\
+         <text x=\"10\" y=\"{my}\" text-anchor=\"middle\" transform=\"rotate(-90 10 {my})\">degraded</text>",
+        l = px(0.0),
+        r = px(1.0),
+        m = px(0.5),
+        b = py(0.0),
+        t = py(1.0),
+        my = py(0.5),
+        xl = H - 8.0,
+    );
+    for (x, y, r) in pairs.iter().take(PAIRED_MAX_POINTS) {
+        let _ = write!(
+            h,
+            "<g><title>{} {}: {:.3} → {:.3}</title><circle class=\"pair\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{}\" fill-opacity=\"0.6\"/></g>",
+            escape_html(&r.dataset),
+            escape_html(&r.sample_id),
+            x,
+            y,
+            px(clamp01(*x)),
+            py(clamp01(*y)),
+            if y < x { "#d9483b" } else { "#2f6fdb" },
+        );
+    }
+    let lost = pairs.iter().filter(|(x, y, _)| y < x).count();
+    let _ = write!(
+        h,
+        "</svg><figcaption>{} paired samples (the first {PAIRED_MAX_POINTS} drawn); {lost} lost \
+         confidence in the correct class (red, under the diagonal).</figcaption></figure>",
+        pairs.len()
+    );
+    // the worst-degraded samples
+    let mut worst: Vec<&(f64, f64, &PredictionRow)> = pairs.iter().collect();
+    worst.sort_by(|a, b| (b.0 - b.1).total_cmp(&(a.0 - a.1)));
+    h.push_str(
+        "<div class=\"scroll\"><table id=\"degraded\"><thead><tr><th class=\"l\">dataset</th>\
+         <th class=\"l\">sample</th><th>p as is</th><th>p degraded</th><th>lost</th></tr></thead><tbody>",
+    );
+    for (x, y, r) in worst.into_iter().take(10) {
+        let _ = write!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{x:.4}</td><td>{y:.4}</td><td>{:.4}</td></tr>",
+            escape_html(&r.dataset),
+            escape_html(&r.sample_id),
+            x - y
         );
     }
     h.push_str("</tbody></table></div>");

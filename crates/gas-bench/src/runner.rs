@@ -204,6 +204,8 @@ pub struct BenchOutcome {
     pub results: BenchResults,
     /// One row per scored sample, in the order the worker scored them (predictions.csv).
     pub predictions: Vec<PredictionRow>,
+    /// The robustness pass's rows (degraded copies; predictions_aug.csv); empty without it.
+    pub aug_predictions: Vec<PredictionRow>,
     pub files: RunFiles,
     /// Where the files were written, if anywhere.
     pub results_dir: Option<PathBuf>,
@@ -215,30 +217,43 @@ pub struct RunFiles {
     pub results_json: Vec<u8>,
     pub predictions_csv: Vec<u8>,
     pub report_html: Vec<u8>,
+    /// The robustness pass's predictions, when it ran.
+    pub predictions_aug_csv: Option<Vec<u8>>,
 }
 
 impl RunFiles {
     pub const RESULTS_JSON: &'static str = "results.json";
     pub const PREDICTIONS_CSV: &'static str = "predictions.csv";
     pub const REPORT_HTML: &'static str = "report.html";
+    pub const PREDICTIONS_AUG_CSV: &'static str = "predictions_aug.csv";
 
-    /// Renders `results.json`, `predictions.csv` and `report.html`.
-    pub fn render(results: &BenchResults, predictions: &[PredictionRow]) -> Self {
+    /// Renders `results.json`, `predictions.csv`, `report.html` and, when the robustness pass
+    /// ran (`aug` not empty), `predictions_aug.csv`.
+    pub fn render(
+        results: &BenchResults,
+        predictions: &[PredictionRow],
+        aug: &[PredictionRow],
+    ) -> Self {
         RunFiles {
             // A plain struct of numbers, strings and maps with string keys: cannot fail.
             results_json: serde_json::to_vec_pretty(results).unwrap_or_default(),
             predictions_csv: gas_score::predictions_csv(predictions),
-            report_html: crate::report::render_html(results, predictions).into_bytes(),
+            report_html: crate::report::render_html(results, predictions, aug).into_bytes(),
+            predictions_aug_csv: (!aug.is_empty()).then(|| gas_score::predictions_csv(aug)),
         }
     }
 
     /// `(file name, contents)`, `results.json` last (its presence marks a complete run).
-    pub fn entries(&self) -> [(&'static str, &[u8]); 3] {
-        [
-            (Self::PREDICTIONS_CSV, &self.predictions_csv),
-            (Self::REPORT_HTML, &self.report_html),
-            (Self::RESULTS_JSON, &self.results_json),
-        ]
+    pub fn entries(&self) -> Vec<(&'static str, &[u8])> {
+        let mut out = vec![
+            (Self::PREDICTIONS_CSV, self.predictions_csv.as_slice()),
+            (Self::REPORT_HTML, self.report_html.as_slice()),
+        ];
+        if let Some(aug) = &self.predictions_aug_csv {
+            out.push((Self::PREDICTIONS_AUG_CSV, aug.as_slice()));
+        }
+        out.push((Self::RESULTS_JSON, self.results_json.as_slice()));
+        out
     }
 
     /// Writes the files into `dir` (created), each atomically.
@@ -302,7 +317,9 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
         robustness(opts, &mut results, &run, aug);
     }
     weigh_rows(&mut run.predictions, &opts.weighting, &results);
-    let files = RunFiles::render(&results, &run.predictions);
+    let mut aug_predictions = aug.map(|a| a.predictions).unwrap_or_default();
+    weigh_rows(&mut aug_predictions, &opts.weighting, &results);
+    let files = RunFiles::render(&results, &run.predictions, &aug_predictions);
     if let Some(dir) = &opts.results_dir {
         files.write(dir)?;
     }
@@ -310,6 +327,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     Ok(BenchOutcome {
         results,
         predictions: run.predictions,
+        aug_predictions,
         files,
         results_dir: opts.results_dir.clone(),
     })
@@ -372,7 +390,8 @@ fn robustness(
     let aug_sn34 = gas_score::binary_metrics(&weighted).sn34_score;
     let base_sn34 = results.overall.metrics.sn34_score;
     // the correct-class probability of each sample, base and degraded, paired by sample
-    let prob_correct = |r: &PredictionRow| r.probs.get(r.label.class_index()).copied();
+    // (the network's label is binary: semisynthetic counts as 1, so its probs[1])
+    let prob_correct = |r: &PredictionRow| r.probs.get(usize::from(r.label.binary())).copied();
     let base_pc: BTreeMap<(&str, &str), f64> = base
         .predictions
         .iter()

@@ -161,7 +161,7 @@ fn fixture() -> (BenchResults, Vec<PredictionRow>) {
 #[test]
 fn report_has_tables_charts_and_header() {
     let (results, rows) = fixture();
-    let html = render_html(&results, &rows);
+    let html = render_html(&results, &rows, &[]);
     // For looking at it as a person would (e.g. a headless-browser screenshot).
     if let Some(out) = std::env::var_os("GASCLI_REPORT_SAMPLE") {
         std::fs::write(out, &html).unwrap();
@@ -208,7 +208,7 @@ fn report_has_tables_charts_and_header() {
 #[test]
 fn report_is_offline_and_escapes_user_text() {
     let (results, rows) = fixture();
-    let html = render_html(&results, &rows);
+    let html = render_html(&results, &rows, &[]);
     let lower = html.to_ascii_lowercase();
     assert!(
         !lower.contains("http://") && !lower.contains("https://"),
@@ -235,7 +235,7 @@ fn worst_table_is_capped() {
             )
         })
         .collect();
-    let html = render_html(&BenchResults::default(), &rows);
+    let html = render_html(&BenchResults::default(), &rows, &[]);
     let worst = section(&html, "worst");
     assert_eq!(worst.matches("<tr>").count(), 1 + WORST_ROWS);
     assert!(html.contains("100 of 100 misclassified"));
@@ -247,7 +247,7 @@ fn worst_table_is_capped() {
 
 #[test]
 fn report_tolerates_missing_fields_and_no_predictions() {
-    let html = render_html(&BenchResults::default(), &[]);
+    let html = render_html(&BenchResults::default(), &[], &[]);
     assert_balanced(&html);
     assert!(html.contains("No per-sample predictions"));
     assert!(html.contains("No per-dataset results"));
@@ -263,14 +263,14 @@ fn report_tolerates_missing_fields_and_no_predictions() {
         )],
         ..BenchResults::default()
     };
-    let html = render_html(&results, &[]);
+    let html = render_html(&results, &[], &[]);
     assert!(html.contains("<td>a&amp;b</td>") && html.contains("<td>0.5000</td>"));
 }
 
 #[test]
 fn report_shows_the_robustness_pass_when_it_ran() {
     let (mut results, rows) = fixture();
-    let html = render_html(&results, &rows);
+    let html = render_html(&results, &rows, &[]);
     assert!(!html.contains("id=\"robustness\""), "no pass, no section");
     results.per_dataset[0].robustness = Some(gas_bench::results::DatasetRobustness {
         n_aug: 5,
@@ -287,8 +287,29 @@ fn report_shows_the_robustness_pass_when_it_ran() {
         mean_prob_loss: Some(0.25),
         p95_prob_loss: Some(0.5),
     });
-    let html = render_html(&results, &rows);
+    // five degraded copies: the synthetic ones lose half their p_synthetic
+    let aug: Vec<PredictionRow> = rows
+        .iter()
+        .take(5)
+        .map(|r| {
+            let p = if r.label == Label::Real {
+                r.p_synthetic
+            } else {
+                r.p_synthetic / 2.0
+            };
+            PredictionRow {
+                p_synthetic: p,
+                probs: vec![1.0 - p, p],
+                ..r.clone()
+            }
+        })
+        .collect();
+    let html = render_html(&results, &rows, &aug);
     assert_balanced(&html);
+    let plot = section(&html, "paired");
+    assert_eq!(plot.matches("class=\"pair\"").count(), 5, "{plot}");
+    let degraded = section(&html, "degraded");
+    assert_eq!(degraded.matches("<tr>").count(), 1 + 5);
     let table = section(&html, "robustness");
     assert_eq!(
         table.matches("<tr>").count(),

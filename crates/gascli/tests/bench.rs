@@ -458,9 +458,7 @@ fn gasbench_flags_holdouts_shares_and_skip_missing() {
 /// kept out of the base metrics, blended as the network blends (w = 0.2 by default).
 #[test]
 fn robustness_pass_blends_the_degraded_score() {
-    if python().is_none() {
-        return;
-    }
+    let Some(py) = python() else { return };
     let t = tempfile::tempdir().unwrap();
     let (code, v, err) = bench(
         &[
@@ -490,9 +488,50 @@ fn robustness_pass_blends_the_degraded_score() {
     let ratio = r["augmentation_robustness"].as_f64().unwrap();
     assert!((ratio - aug / base).abs() < 1e-12);
     assert!(r["mean_prob_loss"].is_number() && r["p95_prob_loss"].is_number());
-    // the predictions file holds the base rows only
+    // the predictions file holds the base rows only; the degraded ones have their own
     let csv = std::fs::read_to_string(t.path().join("predictions.csv")).unwrap();
     assert_eq!(csv.lines().count(), 61);
+    let aug_csv = std::fs::read_to_string(t.path().join("predictions_aug.csv")).unwrap();
+    assert_eq!(aug_csv.lines().count(), 16);
+    assert!(
+        std::fs::read_to_string(t.path().join("report.html"))
+            .unwrap()
+            .contains("id=\"paired\"")
+    );
+    // the network's formulas (our step-by-step reference) on the same predictions
+    reference_agrees(&py, t.path(), &v, &[]);
+
+    // with provenance shares: the degraded rows take the base run's class weights
+    let hold = t.path().join("holdout.yaml");
+    std::fs::write(
+        &hold,
+        format!(
+            "datasets:\n  - name: secret-fakes\n    path: {}\n    modality: image\n    media_type: synthetic\n    source_format: png\n",
+            root().join("examples/data/image/synthetic").display()
+        ),
+    )
+    .unwrap();
+    let res = t.path().join("shares");
+    let (code, v, err) = bench(
+        &[
+            "--image-model",
+            "examples/image-detector",
+            "--data-dir",
+            "examples/data/image",
+            "--holdout-config",
+            hold.to_str().unwrap(),
+            "--holdout-share",
+            "0.4",
+            "--n-aug-per-dataset",
+            "6",
+            "--aug-weight",
+            "0.3",
+        ],
+        &res,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["robustness"]["n_aug"], 24, "{v:#}");
+    reference_agrees(&py, &res, &v, &["0.4", "0"]);
 
     // video: refused with the reason, nothing run
     let (code, _, err) = bench(
@@ -508,4 +547,36 @@ fn robustness_pass_blends_the_degraded_score() {
     );
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("images only"), "{err}");
+}
+
+/// `python/reference/robustness.py` (the network's `_compute_aug_metrics` and blend, step by
+/// step) on the run's two predictions files gives the run's figures to 1e-9.
+fn reference_agrees(py: &Path, dir: &Path, v: &Value, shares: &[&str]) {
+    let w = v["robustness"]["aug_weight"].as_f64().unwrap().to_string();
+    let out = Command::new(py)
+        .arg(root().join("python/reference/robustness.py"))
+        .arg(dir.join("predictions.csv"))
+        .arg(dir.join("predictions_aug.csv"))
+        .arg(&w)
+        .args(shares)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &v["robustness"];
+    for (ours, key) in [
+        (&r["base_sn34_score"], "base_sn34_score"),
+        (&r["aug_sn34_score"], "aug_sn34_score"),
+        (&r["augmentation_robustness"], "augmentation_robustness"),
+        (&r["mean_prob_loss"], "mean_prob_loss"),
+        (&r["p95_prob_loss"], "p95_prob_loss"),
+        (&v["overall"]["sn34_score"], "sn34_score"),
+    ] {
+        let (a, b) = (ours.as_f64().unwrap(), want[key].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-9, "{key}: ours {a}, reference {b}");
+    }
 }
