@@ -3,12 +3,10 @@
 //! offline mode, archive limits and HTTP errors.
 
 #[allow(dead_code)] // each test binary uses a different part of the fake hub
-mod support;
-
 use gas_datasets::hub::repo_cache_dir;
 use gas_datasets::{DatasetError, DatasetSpec, Label, Media, Modality, Mode, OpenOptions, open};
+use gas_test_support::hub_server::{Hub, start};
 use std::io::Write;
-use support::hub_server::{Hub, start};
 
 fn zip_of(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));

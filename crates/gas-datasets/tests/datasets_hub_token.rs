@@ -2,10 +2,8 @@
 //! sets a process environment variable.
 
 #[allow(dead_code)] // each test binary uses a different part of the fake hub
-mod support;
-
 use gas_datasets::{DatasetSpec, Label, Modality, Mode, OpenOptions, open};
-use support::hub_server::{Hub, start};
+use gas_test_support::hub_server::{Hub, start};
 
 #[test]
 fn hf_token_is_sent_as_bearer() {

@@ -1,10 +1,14 @@
 //! Shared test fixtures of the gascli workspace: the small sample model package (config,
 //! `model.py`, a safetensors file) that the package, CLI and registry tests build, as files in a
 //! directory or as an in-memory ZIP; and the one rule for finding the test venv
-//! ([`venv_python`]) and for tests that need a tool the machine may lack ([`required`]).
+//! ([`venv_python`]) and for tests that need a tool the machine may lack ([`required`]); with the
+//! `hub` feature, a fake Hugging Face hub on 127.0.0.1 (`hub_server`).
 //!
 //! Owns: test fixtures only. Must not be a normal dependency of any crate (dev-dependency
 //! only) and must not depend on the workspace's crates, so every crate's tests can use it.
+
+#[cfg(feature = "hub")]
+pub mod hub_server;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

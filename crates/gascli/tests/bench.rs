@@ -580,3 +580,77 @@ fn reference_agrees(py: &Path, dir: &Path, v: &Value, shares: &[&str]) {
         assert!((a - b).abs() < 1e-9, "{key}: ours {a}, reference {b}");
     }
 }
+
+/// The network's documented first run, `gasbench run --image-model ./my_image_model/ --debug`,
+/// as `gascli d bench --image-model … --debug`: no catalog given, so the bundled network catalog;
+/// debug mode takes its first image dataset (34data/Shooter-real, parquet) and 100 samples,
+/// downloaded from the hub — here a fake hub on 127.0.0.1 serving that repository.
+#[test]
+fn the_network_docs_debug_run_against_a_fake_hub() {
+    let Some(py) = python() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let parquet = t.path().join("train.parquet");
+    let st = Command::new(&py)
+        .arg("-c")
+        .arg(
+            "import io, sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq\n\
+             from PIL import Image\n\
+             rng = np.random.default_rng(3)\n\
+             imgs = []\n\
+             for i in range(130):\n\
+             \x20   a = rng.integers(0, 255, (40 + i % 7, 48, 3), dtype=np.uint8)\n\
+             \x20   b = io.BytesIO(); Image.fromarray(a).save(b, format='PNG'); imgs.append(b.getvalue())\n\
+             pq.write_table(pa.table({'image': pa.array(imgs, pa.binary()), 'label': [0] * len(imgs)}), sys.argv[1])\n",
+        )
+        .arg(&parquet)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut hub = gas_test_support::hub_server::Hub::default();
+    hub.files.insert(
+        "data/train-00000-of-00001.parquet".into(),
+        std::fs::read(&parquet).unwrap(),
+    );
+    let server = gas_test_support::hub_server::start(hub);
+    let res = t.path().join("results");
+    let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
+        .args([
+            "d",
+            "bench",
+            "--image-model",
+            "examples/image-detector",
+            "--debug",
+            "--json",
+            "--quiet",
+            "--torch-threads",
+            "1",
+            "--cache-dir",
+        ])
+        .arg(t.path().join("cache"))
+        .arg("--results-dir")
+        .arg(&res)
+        .env("HF_ENDPOINT", &server.endpoint)
+        .env_remove("HF_TOKEN")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let per = v["per_dataset"].as_array().unwrap();
+    assert_eq!(per.len(), 1, "debug: the first image dataset only: {v:#}");
+    assert_eq!(per[0]["name"], "Shooter-real");
+    assert_eq!(per[0]["media_type"], "real");
+    // debug: 100 images in total, the network's 100 per archive from the one parquet file
+    assert_eq!(v["overall"]["n"], 100, "{v:#}");
+    assert_eq!(v["mode"], "debug");
+    assert_eq!(v["batch_size"], 32, "the network's image batch size");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("34data/Shooter-real")),
+        "the catalog's repository was asked for"
+    );
+    assert!(res.join("results.json").is_file());
+}

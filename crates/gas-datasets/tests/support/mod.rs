@@ -1,1 +1,0 @@
-pub mod hub_server;
