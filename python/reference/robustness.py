@@ -14,18 +14,13 @@ base run's class counts.
 """
 import csv
 import json
+import os
 import sys
 
 import numpy as np
 
-
-def provenance(name):
-    name = str(name).lower()
-    if "-holdout-" in name:
-        return "holdout"
-    if "gasstation" in name:
-        return "gasstation"
-    return "public"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from weighted_score import binary_scores, class_weights, provenance  # noqa: E402
 
 
 def read(path):
@@ -51,39 +46,20 @@ def binary_prob(probs):
 
 
 def sn34(rows, weights):
-    """The network's Metrics: weighted confusion from the call, MCC, Brier, sn34."""
-    tp = tn = fp = fn = 0.0
-    for r, w in zip(rows, weights):
-        y, p = r["label"], r["predicted"]
-        if y == 1 and p == 1:
-            tp += w
-        elif y == 0 and p == 0:
-            tn += w
-        elif y == 0 and p == 1:
-            fp += w
-        else:
-            fn += w
-    den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    mcc = float((tp * tn - fp * fn) / den) if den > 0 else 0.0
-    y = np.array([r["label"] for r in rows], dtype=float)
-    q = np.clip(np.array([binary_prob(r["probs"]) for r in rows]), 1e-7, 1 - 1e-7)
-    brier = float(np.average((q - y) ** 2, weights=np.array(weights)))
-    mcc_norm = max(0.0, min((mcc + 1.0) / 2.0, 1.0)) ** 1.2
-    brier_score = max(0.0, (0.25 - brier) / 0.25) ** 1.8
-    return float(max(0.0, min(max(1e-12, mcc_norm * brier_score) ** 0.5, 1.0)))
+    """The network's Metrics on the binary view (weighted_score.binary_scores)."""
+    y = [r["label"] for r in rows]
+    pred = [r["predicted"] for r in rows]
+    q = [binary_prob(r["probs"]) for r in rows]
+    return binary_scores(y, pred, q, weights)[3]
 
 
-def class_weights(rows, composition):
+def base_class_weights(rows, composition):
+    """The class weights of the base run's class counts (weighted_score.class_weights)."""
     counts = {}
     for r in rows:
         c = provenance(r["dataset"])
         counts[c] = counts.get(c, 0) + 1
-    targets = {c: max(0.0, composition.get(c, 0.0)) for c in counts}
-    total_target = sum(targets.values())
-    if total_target <= 0:
-        return {c: 1.0 for c in counts}
-    total = sum(counts.values())
-    return {c: targets[c] / total_target * total / n for c, n in counts.items()}
+    return class_weights(counts, composition)
 
 
 def main():
@@ -92,7 +68,7 @@ def main():
     cw = {}
     if len(sys.argv) > 4:
         hs, gs = float(sys.argv[4]), float(sys.argv[5])
-        cw = class_weights(base, {"public": 1 - hs - gs, "holdout": hs, "gasstation": gs})
+        cw = base_class_weights(base, {"public": 1 - hs - gs, "holdout": hs, "gasstation": gs})
     weight = lambda r: cw.get(provenance(r["dataset"]), 1.0) if cw else 1.0
     base_sn34 = sn34(base, [weight(r) for r in base])
     aug_sn34 = sn34(aug, [weight(r) for r in aug])

@@ -35,6 +35,33 @@ def class_weights(counts, composition):
     return {c: (targets[c] / total_target) * total / n for c, n in present.items()}
 
 
+def binary_scores(y, pred, q, weights):
+    """The network's Metrics on the binary view: weighted confusion from the calls `pred`, MCC,
+    Brier and cross-entropy of p_synthetic `q` (clipped to [1e-7, 1 - 1e-7]), sn34.
+    Returns (mcc, brier, cross_entropy, sn34)."""
+    y = np.asarray(y, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    tp = tn = fp = fn = 0.0
+    for yi, pi, wi in zip(y, pred, weights):
+        if yi == 1 and pi == 1:
+            tp += wi
+        elif yi == 0 and pi == 0:
+            tn += wi
+        elif yi == 0 and pi == 1:
+            fp += wi
+        else:
+            fn += wi
+    den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    mcc = float((tp * tn - fp * fn) / den) if den > 0 else 0.0
+    q = np.clip(np.asarray(q, dtype=float), 1e-7, 1 - 1e-7)
+    ce = float(np.average(-(y * np.log(q) + (1 - y) * np.log(1 - q)), weights=weights))
+    brier = float(np.average((q - y) ** 2, weights=weights))
+    mcc_norm = max(0.0, min((mcc + 1.0) / 2.0, 1.0)) ** 1.2
+    brier_score = max(0.0, (0.25 - brier) / 0.25) ** 1.8
+    sn34 = float(max(0.0, min(max(1e-12, mcc_norm * brier_score) ** 0.5, 1.0)))
+    return mcc, brier, ce, sn34
+
+
 def score(case):
     names = case["dataset"]
     y = np.array(case["label"], dtype=int)
@@ -61,24 +88,8 @@ def score(case):
         accuracy = float((correct * w).sum() / w.sum()) if w.sum() > 0 else 0.0
     else:
         accuracy = float(correct.mean())
-    tp = tn = fp = fn = 0.0
-    for yi, pi, wi in zip(y, pred, weights):
-        if yi == 1 and pi == 1:
-            tp += wi
-        elif yi == 0 and pi == 0:
-            tn += wi
-        elif yi == 0 and pi == 1:
-            fp += wi
-        else:
-            fn += wi
-    den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    mcc = float((tp * tn - fp * fn) / den) if den > 0 else 0.0
-    q = np.clip(np.array([p[1] for p in probs]), 1e-7, 1 - 1e-7)
-    ce = float(np.average(-(y * np.log(q) + (1 - y) * np.log(1 - q)), weights=weights))
-    brier = float(np.average((q - y) ** 2, weights=weights))
-    mcc_norm = max(0.0, min((mcc + 1.0) / 2.0, 1.0)) ** 1.2
-    brier_score = max(0.0, (0.25 - brier) / 0.25) ** 1.8
-    sn34 = float(max(0.0, min(max(1e-12, mcc_norm * brier_score) ** 0.5, 1.0)))
+    q = np.array([p[1] for p in probs])
+    mcc, brier, ce, sn34 = binary_scores(y, pred, q, weights)
     return {
         "benchmark_score": accuracy,
         "binary_mcc": mcc,
