@@ -349,15 +349,7 @@ fn gasbench_flags_holdouts_shares_and_skip_missing() {
         return;
     }
     let t = tempfile::tempdir().unwrap();
-    let hold = t.path().join("holdout.yaml");
-    std::fs::write(
-        &hold,
-        format!(
-            "datasets:\n  - name: secret-fakes\n    path: {}\n    modality: image\n    media_type: synthetic\n    source_format: png\n",
-            root().join("examples/data/image/synthetic").display()
-        ),
-    )
-    .unwrap();
+    let hold = holdout_catalog(t.path());
     let missing = t.path().join("missing.yaml");
     std::fs::write(
         &missing,
@@ -502,15 +494,7 @@ fn robustness_pass_blends_the_degraded_score() {
     reference_agrees(&py, t.path(), &v, &[]);
 
     // with provenance shares: the degraded rows take the base run's class weights
-    let hold = t.path().join("holdout.yaml");
-    std::fs::write(
-        &hold,
-        format!(
-            "datasets:\n  - name: secret-fakes\n    path: {}\n    modality: image\n    media_type: synthetic\n    source_format: png\n",
-            root().join("examples/data/image/synthetic").display()
-        ),
-    )
-    .unwrap();
+    let hold = holdout_catalog(t.path());
     let res = t.path().join("shares");
     let (code, v, err) = bench(
         &[
@@ -653,4 +637,19 @@ fn the_network_docs_debug_run_against_a_fake_hub() {
         "the catalog's repository was asked for"
     );
     assert!(res.join("results.json").is_file());
+}
+
+/// A holdout catalog (`--holdout-config`) in `dir`: the bundled synthetic images as one dataset,
+/// `secret-fakes` (the run shows it under its obfuscated name).
+fn holdout_catalog(dir: &Path) -> PathBuf {
+    let hold = dir.join("holdout.yaml");
+    std::fs::write(
+        &hold,
+        format!(
+            "datasets:\n  - name: secret-fakes\n    path: {}\n    modality: image\n    media_type: synthetic\n    source_format: png\n",
+            root().join("examples/data/image/synthetic").display()
+        ),
+    )
+    .unwrap();
+    hold
 }
