@@ -7,9 +7,13 @@
 //! 4. `WorkerSession::start`: the sandboxed worker starts and loads the model;
 //! 5. `run_pipeline`: datasets are read and preprocessed (rayon) on a producer thread while
 //!    the worker infers the previous batch; predictions stay in memory;
-//! 6. `score`: the typed [`BenchResults`];
-//! 7. [`RunFiles::render`] / [`RunFiles::write`]: `results.json`, `predictions.csv` and
-//!    `report.html`, rendered once from the in-memory results and written atomically.
+//! 6. with `n_aug_per_dataset` > 0 (images), `run_pipeline` again on the first N samples of
+//!    each dataset with the degraded tensors (the robustness pass), same worker;
+//! 7. `score`: the typed [`BenchResults`] (provenance weighting included); `robustness`: the
+//!    degraded figures and the blended sn34;
+//! 8. [`RunFiles::render`] / [`RunFiles::write`]: `results.json`, `predictions.csv`,
+//!    `report.html` (and `predictions_aug.csv`), rendered once from the in-memory results and
+//!    written atomically.
 //!
 //! Data flows one way: nothing written by a stage is read back by a later one, and the caller
 //! gets the results, the predictions and the rendered files in the [`BenchOutcome`].
