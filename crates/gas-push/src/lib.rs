@@ -32,7 +32,7 @@ use serde_json::Value;
 
 mod lookup;
 
-pub use lookup::{ExistingModel, describe_existing};
+pub use lookup::{ExistingModel, describe_existing, list as answer_list};
 
 /// The network's competition verticals. `human` takes image and video models only.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]

@@ -19,7 +19,7 @@ pub struct ExistingModel {
 
 /// The array in an answer: a bare list (the network's shape), or under `data`, `models`,
 /// `runs`, `data.models` or `data.runs`.
-fn list(v: &Value) -> Vec<Value> {
+pub fn list(v: &Value) -> Vec<Value> {
     [
         Some(v),
         v.get("data"),

@@ -28,21 +28,10 @@ pub struct Args {
     pub json: bool,
 }
 
-/// The array in an answer: a bare list (the network's shape) or the list under `data`,
-/// `models`, `runs`, `data.models` or `data.runs` (older registries).
+/// The array in an answer (`gas_push::answer_list`: a bare list or one under `data`, `models`,
+/// `runs`, `data.models`, `data.runs`), the rule the push's duplicate lookup uses too.
 fn list(v: &Value) -> Vec<Value> {
-    [
-        Some(v),
-        v.get("data"),
-        v.get("models"),
-        v.get("runs"),
-        v.get("data").and_then(|d| d.get("models")),
-        v.get("data").and_then(|d| d.get("runs")),
-    ]
-    .into_iter()
-    .flatten()
-    .find_map(|c| c.as_array().cloned())
-    .unwrap_or_default()
+    gas_push::answer_list(v)
 }
 
 fn s(v: &Value, k: &str) -> String {
