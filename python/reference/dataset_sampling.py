@@ -13,16 +13,23 @@ JOB.json:
   {"modality": "image", "mode": "small", "seed": 7,
    "catalog": "cat.yaml" | null, "holdout": "hold.yaml" | null,
    "datasets_filter": ["sub", ...] | null, "content_category": null, "gasstation_only": false,
-   "per_dataset": null,
+   "per_dataset": null, "today": "2026-11-30" | null, "num_weeks": N | null,
    "listings": {"<dataset path>": [FILE, ...]}}
   FILE: {"path": "a.zip", "entries": ["x.png", ...]}            zip/tar: entry names in order
       | {"path": "b.parquet", "columns": ["image", ...], "rows": N,
          "filter_values": {"label": ["fake", "real", ...]}}    parquet
       | {"path": "c.jpg"}                                       a loose media file
+      | {"path": "data_2026W48/m.parquet", "archive_filenames": ["a.tar", ...]}
+                                     a GAS-Station metadata parquet (its archive_filename column)
+GAS-Station datasets (name contains "gasstation") follow the weekly rules of
+gasstation_utils.py / _process_gasstation / the iterator's per-week cache, for a fresh cache
+on the day `today` (the network uses datetime.now()). The network iterates a parquet's archive
+names as a Python set, an order that changes per process: this reference takes them sorted.
 OUT.json:
   {"datasets": [{"name", "original_name", "media_per_archive", "archives_per_dataset", "cap",
                  "samples": ["<file>/<entry>" | "<file>#<row>" | "<file>#<row>:<col>" | "<file>"]}]}
 """
+import datetime
 import hashlib
 import json
 import math
@@ -272,6 +279,71 @@ def extracted(e, files, seed):
     return out
 
 
+def iso_week(day):
+    year, week, _ = day.isocalendar()
+    return f"{year}W{week:02d}"
+
+
+def week_in_path(p):
+    import re
+    m = re.search(r"(\d{4}W\d{2})", p)
+    return m.group(1) if m else None
+
+
+def target_weeks(e, files, today, num_weeks):
+    """calculate_target_weeks; _week_has_data lists the files of the format (no path filters)."""
+    if num_weeks:
+        weeks = [iso_week(today - datetime.timedelta(weeks=i)) for i in range(num_weeks)]
+    else:
+        fmt = str(e["source_format"]).lower().lstrip(".")
+        fmt = "." + fmt if fmt else (".parquet" if e["modality"] == "image" else ".zip")
+        names = [f["path"] for f in files if f["path"].endswith(fmt)]
+        has = lambda w: any(w in n for n in names)
+        weeks = [iso_week(today)]
+        if not has(weeks[0]):
+            for i in range(1, 5):
+                prev = iso_week(today - datetime.timedelta(weeks=i))
+                if has(prev):
+                    weeks.append(prev)
+                    break
+    return sorted(weeks)
+
+
+def gasstation_samples(e, files, seed, today, num_weeks):
+    """Per target week: download_and_extract(target_week=week) into the week's cache; read
+    back week by week, the highest cache index (newest sample) first."""
+    by_path = {f["path"]: f for f in files}
+    out = []
+    for week in target_weeks(e, files, today, num_weeks):
+        fmt = e["source_format"]
+        n = n_files(e, fmt)
+        listed = [f for f in list_files(e, files, fmt, 10**9) if week in f["path"]]
+        if not listed:
+            continue
+        if n == -1:
+            chosen = listed
+        elif n <= 0:
+            chosen = []
+        else:
+            chosen = sorted(listed, key=lambda f: f["path"], reverse=True)[:n]
+        cached = []
+        if any(".parquet" in f["path"] for f in chosen):
+            for f in [f for f in chosen if ".parquet" in f["path"]]:
+                pweek = week_in_path(f["path"])
+                if not pweek:
+                    continue
+                for name in sorted(set(f.get("archive_filenames", []))):
+                    tar = by_path.get(f"archives/{pweek}/{name}")
+                    if tar is None:
+                        continue
+                    cached.extend(from_file(e, tar, e["media_per_archive"], seed))
+        else:
+            for f in chosen:
+                cached.extend(from_file(e, f, e["media_per_archive"], seed))
+        out.extend(reversed(cached))
+    return out
+
+
 def main(job_path, out_path):
     with open(job_path) as f:
         job = json.load(f)
@@ -295,12 +367,14 @@ def main(job_path, out_path):
     out = []
     for e in ds:
         cap = caps[e["name"]] or DEFAULT_MAX_SAMPLES
-        items = extracted(e, job["listings"].get(e["path"], []), seed)
-        limit = CACHE_MAX_SAMPLES if "gasstation" not in e["name"].lower() else None
-        if limit is not None:
-            items = items[:limit]
-        # the cache is read back in file-name order (img_000000, …), shuffled with the seed
-        random.Random(seed).shuffle(items)
+        files = job["listings"].get(e["path"], [])
+        if "gasstation" in e["name"].lower():
+            today = datetime.date.fromisoformat(job.get("today") or datetime.date.today().isoformat())
+            items = gasstation_samples(e, files, seed, today, job.get("num_weeks"))
+        else:
+            items = extracted(e, files, seed)[:CACHE_MAX_SAMPLES]
+            # the cache is read back in file-name order (img_000000, …), shuffled with the seed
+            random.Random(seed).shuffle(items)
         out.append({
             "name": e["name"],
             "original_name": e["original_name"],

@@ -51,6 +51,7 @@ use crate::results::{
 };
 use crate::sandbox::SandboxSpec;
 use crate::worker::{Batch, LoadRequest, SampleLogits, Worker, WorkerError, WorkerOptions};
+use gas_datasets::plan::is_gasstation;
 use gas_datasets::{
     self as datasets, DatasetError, Media, Mode, OpenOptions, PlannedDataset, RunPlan, Sample,
     Selection, plan_run,
@@ -108,6 +109,10 @@ pub struct BenchOptions {
     /// gasbench's `--skip-missing`: datasets not already in the cache are skipped (listed in
     /// `results.skipped_datasets`), nothing is downloaded.
     pub skip_missing: bool,
+    /// GAS-Station weeks (`--num-weeks`) and whether they are downloaded
+    /// (`--download-latest-gasstation-data`); when not, a GAS-Station dataset missing from the
+    /// cache is skipped, as gasbench's `run` leaves it out.
+    pub gasstation: gas_datasets::gasstation::GasStationOptions,
     /// Provenance weighting of the score (`--holdout-share`, `--gasstation-share`,
     /// `--holdout-weight`).
     pub weighting: Weighting,
@@ -745,6 +750,7 @@ fn run_pipeline(
             seed: opts.seed,
             cache_dir: opts.cache_dir.clone(),
             offline: opts.offline || opts.skip_missing,
+            gasstation: opts.gasstation.clone(),
             ..OpenOptions::default()
         },
         skip_missing: opts.skip_missing,
@@ -818,7 +824,17 @@ impl Producer {
             Err(e @ DatasetError::NotCached { .. }) if self.skip_missing => {
                 return self.send(Msg::DatasetSkipped {
                     dataset: spec.name.clone(),
-                    message: e.to_string(),
+                    message: format!("{e} (--skip-missing)"),
+                });
+            }
+            Err(e @ DatasetError::NotCached { .. })
+                if self.open.gasstation.cache_only && is_gasstation(&spec.name) =>
+            {
+                return self.send(Msg::DatasetSkipped {
+                    dataset: spec.name.clone(),
+                    message: format!(
+                        "{e} (GAS-Station data is read from the cache only: pass --download-latest-gasstation-data, or run `gascli d datasets download --gasstation-only`)"
+                    ),
                 });
             }
             Err(e) => {
@@ -972,7 +988,7 @@ impl Inference {
                     self.errors.add("dataset", &dataset, "", &message);
                 }
                 Msg::DatasetSkipped { dataset, message } => {
-                    bar.suspend(|| eprintln!("note: skipped (--skip-missing): {message}"));
+                    bar.suspend(|| eprintln!("note: skipped: {message}"));
                     self.skipped.push(SkippedDataset {
                         name: dataset,
                         reason: message,

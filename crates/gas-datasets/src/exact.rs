@@ -8,7 +8,7 @@
 //!    `.tar`, `.tar.gz` are tried in that order.
 //! 2. **Choose files**: `archives_per_dataset` of them (`media_per_archive ×
 //!    archives_per_dataset` for loose media formats), drawn with `random.Random(seed).sample`;
-//!    GAS-Station datasets take the newest names instead.
+//!    GAS-Station datasets follow their weekly layout instead ([`crate::gasstation`]).
 //! 3. **Extract** from each chosen file in turn: an archive's media entries (by the network's
 //!    extension list, no `MACOSX` paths), `media_per_archive` of them drawn with
 //!    `random.Random(seed).sample`; a parquet file's rows (after `filter_column` /
@@ -18,7 +18,8 @@
 //!    `media_per_archive × archives_per_dataset` samples are found.
 //! 4. **Cache and read back**: the first 500 extracted samples are kept (regular datasets),
 //!    shuffled with `random.Random(seed).shuffle` in extraction order, and the first
-//!    [`PlannedDataset::max_samples`] are used. GAS-Station datasets are read newest first.
+//!    [`PlannedDataset::max_samples`] are used. GAS-Station datasets are read week by week,
+//!    oldest week first, newest sample first within a week.
 //!
 //! Where the network itself is not reproducible this follows one fixed choice: it processes
 //! downloads as they complete and reads its cache folder in the file system's order; here files
@@ -29,6 +30,7 @@
 //! counted instead of replaced.
 
 use crate::archive::{self, ArchiveEntry};
+use crate::gasstation as gs;
 use crate::hub::{self, RepoFile};
 use crate::local::{self, PathFilter};
 use crate::parquet as pq;
@@ -145,6 +147,43 @@ impl<'a> Files<'a> {
                     })
                     .collect();
                 hub::fetch_chosen(self.spec, repo, self.opts, &chosen)
+            }
+        }
+    }
+
+    /// One file by its path in the dataset, listed or not (a GAS-Station archive); `None` when
+    /// a local dataset has no such file. Hub files are downloaded when not cached.
+    fn fetch_path(&self, rel: &str) -> Result<Option<FoundFile>, DatasetError> {
+        // the name comes from a downloaded file: never a path out of the dataset
+        if !hub::safe_rel(rel) {
+            return Err(entry_error(
+                &self.spec.name,
+                rel,
+                "not a plain relative path inside the dataset",
+            ));
+        }
+        match &self.origin {
+            Origin::Local(found) => {
+                if let Some(f) = found.iter().find(|f| f.rel == rel) {
+                    return Ok(Some(f.clone()));
+                }
+                let abs = Path::new(&self.spec.path).join(rel);
+                Ok(abs.is_file().then(|| FoundFile {
+                    rel: rel.to_string(),
+                    abs,
+                }))
+            }
+            Origin::Hub(repo) => {
+                let size = self
+                    .listed
+                    .iter()
+                    .find(|f| f.rel == rel)
+                    .and_then(|f| f.size);
+                let chosen = [RepoFile {
+                    path: rel.to_string(),
+                    size,
+                }];
+                Ok(hub::fetch_chosen(self.spec, repo, self.opts, &chosen)?.pop())
             }
         }
     }
@@ -349,13 +388,23 @@ impl Selection {
 
 fn select(p: &PlannedDataset, opts: &OpenOptions) -> Result<Selection, DatasetError> {
     let spec = &p.spec;
+    let gasstation = is_gasstation(&spec.name);
+    let cache_only;
+    let opts = if gasstation && opts.gasstation.cache_only && !opts.offline {
+        cache_only = OpenOptions {
+            offline: true,
+            ..opts.clone()
+        };
+        &cache_only
+    } else {
+        opts
+    };
     let files = Files::open(spec, opts)?;
     let mut sel = Selection {
         files: Vec::new(),
         picks: Vec::new(),
         errors: Vec::new(),
     };
-    let gasstation = is_gasstation(&spec.name);
     let format = spec.source_format.clone().unwrap_or_default();
     let mut items: Vec<Pick> = Vec::new();
     if spec.filter_column.is_some() && spec.filter_value.is_some() {
@@ -380,6 +429,8 @@ fn select(p: &PlannedDataset, opts: &OpenOptions) -> Result<Selection, DatasetEr
             let room = usize::try_from(target - have).unwrap_or(0);
             items.extend(got.into_iter().take(room));
         }
+    } else if gasstation {
+        items = select_weeks(spec, &files, &mut sel, opts, &format)?;
     } else {
         let mut n = files_to_download(spec, &format);
         let max = usize::try_from(n).ok().filter(|&k| k > 0);
@@ -399,11 +450,6 @@ fn select(p: &PlannedDataset, opts: &OpenOptions) -> Result<Selection, DatasetEr
             listed
         } else if n <= 0 {
             Vec::new()
-        } else if gasstation {
-            let mut v = listed;
-            v.sort_by(|a, b| files.listed[*b].rel.cmp(&files.listed[*a].rel));
-            v.truncate(n as usize);
-            v
         } else {
             PyRandom::new(opts.seed).sample(&listed, n as usize)
         };
@@ -412,16 +458,104 @@ fn select(p: &PlannedDataset, opts: &OpenOptions) -> Result<Selection, DatasetEr
             items.extend(sel.extract(spec, f, spec.media_per_archive, opts.seed)?);
         }
     }
-    // Step 4: the cache, read back.
-    if gasstation {
-        items.reverse();
-    } else {
+    // Step 4: the cache, read back (GAS-Station: already in its weekly order).
+    if !gasstation {
         items.truncate(CACHE_MAX_SAMPLES);
         PyRandom::new(opts.seed).shuffle(&mut items);
     }
     items.truncate(p.max_samples());
     sel.picks = items;
     Ok(sel)
+}
+
+/// A GAS-Station dataset's samples in the order they are read ([`crate::gasstation`]): per
+/// target week, the week's newest files; a metadata parquet stands for the tar archives its
+/// `archive_filename` column names (fetched from `archives/<week>/`), other files are extracted
+/// as usual; within a week the newest extracted sample comes first.
+fn select_weeks(
+    spec: &DatasetSpec,
+    files: &Files,
+    sel: &mut Selection,
+    opts: &OpenOptions,
+    format: &str,
+) -> Result<Vec<Pick>, DatasetError> {
+    // Weeks are looked for in all files of the format, however many (the network lists them
+    // all before filtering by week).
+    let listed = files.list_format(format, Some(usize::MAX));
+    let has = |week: &str| listed.iter().any(|&i| files.listed[i].rel.contains(week));
+    let weeks = gs::target_weeks(opts.gasstation.today(), opts.gasstation.num_weeks, has);
+    let n = files_to_download(spec, format);
+    let mut items = Vec::new();
+    for week in &weeks {
+        let mut in_week: Vec<usize> = listed
+            .iter()
+            .copied()
+            .filter(|&i| files.listed[i].rel.contains(week.as_str()))
+            .collect();
+        // all (−1) in listing order, else the newest names
+        match n {
+            -1 => {}
+            n if n <= 0 => in_week.clear(),
+            n => {
+                in_week.sort_by(|a, b| files.listed[*b].rel.cmp(&files.listed[*a].rel));
+                in_week.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+            }
+        }
+        let with_parquet = in_week
+            .iter()
+            .any(|&i| files.listed[i].rel.contains(".parquet"));
+        let mut week_items = Vec::new();
+        for i in in_week {
+            let Some(found) = files.fetch(&[i])?.pop() else {
+                continue;
+            };
+            if !with_parquet {
+                week_items.extend(sel.extract(spec, found, spec.media_per_archive, opts.seed)?);
+                continue;
+            }
+            if !found.rel.contains(".parquet") {
+                continue;
+            }
+            let names = match pq::text_column(&found.abs, "archive_filename") {
+                Ok(Some(v)) => v.into_iter().collect::<std::collections::BTreeSet<_>>(),
+                Ok(None) => continue,
+                Err(
+                    pq::ListError::File(reason)
+                    | pq::ListError::Spec {
+                        message: reason, ..
+                    },
+                ) => {
+                    sel.errors.push(entry_error(&spec.name, found.rel, reason));
+                    continue;
+                }
+            };
+            // the archives' week is the parquet's (none named: nothing to fetch)
+            let Some(pweek) = gs::week_in_path(&found.rel) else {
+                continue;
+            };
+            for name in names {
+                let rel = gs::archive_path(pweek, &name);
+                match files.fetch_path(&rel) {
+                    Ok(Some(archive)) => week_items.extend(sel.extract(
+                        spec,
+                        archive,
+                        spec.media_per_archive,
+                        opts.seed,
+                    )?),
+                    Ok(None) => sel.errors.push(entry_error(
+                        &spec.name,
+                        rel,
+                        "named in the week's parquet but not in the dataset",
+                    )),
+                    Err(e @ DatasetError::NotCached { .. }) => return Err(e),
+                    Err(e) => sel.errors.push(e),
+                }
+            }
+        }
+        week_items.reverse();
+        items.extend(week_items);
+    }
+    Ok(items)
 }
 
 /// The sample ids a planned catalog dataset yields, in the network's order (see the module doc);

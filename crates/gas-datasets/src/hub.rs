@@ -85,7 +85,7 @@ struct TreeLfs {
     size: Option<u64>,
 }
 
-fn safe_rel(p: &str) -> bool {
+pub(crate) fn safe_rel(p: &str) -> bool {
     !p.is_empty()
         && !p.starts_with('/')
         && !p.contains('\\')

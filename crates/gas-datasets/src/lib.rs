@@ -20,6 +20,7 @@ pub mod archive;
 pub mod cache;
 pub mod catalog;
 pub mod exact;
+pub mod gasstation;
 pub mod hub;
 pub mod local;
 pub mod parquet;
@@ -176,6 +177,8 @@ pub struct OpenOptions {
     pub offline: bool,
     /// Hugging Face endpoint, default `https://huggingface.co` (or `$HF_ENDPOINT`).
     pub hf_endpoint: String,
+    /// Which weeks of GAS-Station datasets are read, and whether they may be downloaded.
+    pub gasstation: gasstation::GasStationOptions,
 }
 
 impl Default for OpenOptions {
@@ -189,6 +192,7 @@ impl Default for OpenOptions {
                 .ok()
                 .filter(|s| !s.trim().is_empty())
                 .unwrap_or_else(|| hub::DEFAULT_ENDPOINT.to_string()),
+            gasstation: gasstation::GasStationOptions::default(),
         }
     }
 }

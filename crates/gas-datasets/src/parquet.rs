@@ -251,6 +251,44 @@ pub fn list_network(path: &Path, spec: &DatasetSpec) -> Result<NetworkListing, L
     Ok(NetworkListing { columns, rows })
 }
 
+/// The non-null values of a text column, in row order; `Ok(None)` when the file has no column of
+/// that name (a GAS-Station metadata parquet's `archive_filename`).
+pub fn text_column(path: &Path, name: &str) -> Result<Option<Vec<String>>, ListError> {
+    let builder = open_builder(path)?;
+    let Some(i) = builder
+        .schema()
+        .fields()
+        .iter()
+        .position(|f| f.name() == name)
+    else {
+        return Ok(None);
+    };
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [i]);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| format!("cannot read column {name:?}: {e}"))?;
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("corrupt data in column {name:?}: {e}"))?;
+        let col = batch.column(0);
+        for r in 0..batch.num_rows() {
+            match cell_text(col, r) {
+                Ok(Some(v)) => out.push(v),
+                Ok(None) => {}
+                Err(_) => {
+                    return Err(ListError::File(format!(
+                        "column {name:?} has type {}, not text",
+                        col.data_type()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
 /// Row numbers passing `filter_column == filter_value` (all rows without a filter).
 fn filtered_rows(
     builder: ParquetRecordBatchReaderBuilder<File>,

@@ -138,6 +138,8 @@ pub struct Selection {
     pub gasstation_only: bool,
     /// `--holdouts-only`: no catalog datasets.
     pub holdouts_only: bool,
+    /// `--skip-gasstation` (gasbench's `download`): no GAS-Station catalog datasets.
+    pub skip_gasstation: bool,
     /// `--per-dataset N`: every dataset's cap is N instead of its share of the mode's total.
     pub per_dataset: Option<usize>,
 }
@@ -182,6 +184,7 @@ pub fn plan_run(sel: &Selection, modality: Modality, mode: Mode) -> RunPlan {
             .iter()
             .filter(|s| s.modality == modality)
             .filter(|s| !sel.gasstation_only || is_gasstation(&s.name))
+            .filter(|s| !sel.skip_gasstation || !is_gasstation(&s.name))
             .filter(|s| match &sel.content_category {
                 Some(c) => s.content_category.as_deref() == Some(c.as_str()),
                 None => true,

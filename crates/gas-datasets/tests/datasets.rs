@@ -14,6 +14,7 @@ fn opts(mode: Mode, seed: u64, cache: &Path) -> OpenOptions {
         cache_dir: cache.to_path_buf(),
         offline: true,
         hf_endpoint: "http://127.0.0.1:9".into(),
+        gasstation: Default::default(),
     }
 }
 

@@ -45,6 +45,7 @@ fn opts(endpoint: &str, cache: &std::path::Path, mode: Mode, offline: bool) -> O
         cache_dir: cache.to_path_buf(),
         offline,
         hf_endpoint: endpoint.to_string(),
+        gasstation: Default::default(),
     }
 }
 

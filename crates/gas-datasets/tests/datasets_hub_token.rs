@@ -21,6 +21,7 @@ fn hf_token_is_sent_as_bearer() {
         cache_dir: cache.path().to_path_buf(),
         offline: false,
         hf_endpoint: server.endpoint.clone(),
+        gasstation: Default::default(),
     };
     let n = open(&spec, &o).unwrap().filter(|s| s.is_ok()).count();
     assert_eq!(

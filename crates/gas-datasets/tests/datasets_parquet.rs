@@ -17,6 +17,7 @@ fn opts(mode: Mode, seed: u64) -> OpenOptions {
         cache_dir: std::env::temp_dir(),
         offline: true,
         hf_endpoint: "http://127.0.0.1:9".into(),
+        gasstation: Default::default(),
     }
 }
 

@@ -229,6 +229,7 @@ fn sample_lists_match_the_reference() {
             cache_dir: t.path().join("cache"),
             offline: true,
             hf_endpoint: "http://127.0.0.1:9".into(),
+            gasstation: Default::default(),
         };
         let ours: Vec<Value> = plan
             .datasets
@@ -296,4 +297,188 @@ fn sample_lists_match_the_reference() {
     }
     assert!(compared > 500, "only {compared} samples compared");
     eprintln!("{compared} planned samples equal the reference's");
+}
+
+fn write_tar(path: &Path, names: &[String]) {
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for n in names {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(PNG.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, n, PNG).unwrap();
+    }
+    b.finish().unwrap();
+}
+
+fn write_metadata_parquet(path: &Path, archives: &[String]) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("archive_filename", DataType::Utf8, false),
+        Field::new("file_path_in_archive", DataType::Utf8, false),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(archives.iter())),
+        Arc::new(StringArray::from_iter_values(
+            (0..archives.len()).map(|i| format!("img{i}.png")),
+        )),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), cols).unwrap();
+    let mut w = ArrowWriter::try_new(std::fs::File::create(path).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+/// A GAS-Station dataset in the hub's weekly layout: `data_<week>/…parquet` naming tar archives
+/// at `archives/<week>/…`, for a random subset of the weeks before `today`.
+fn make_gasstation(rng: &mut StdRng, dir: &Path, today: chrono::NaiveDate) -> Value {
+    let mut files: Vec<(String, Value)> = Vec::new();
+    for back in 0..7u64 {
+        if !rng.random_bool(0.55) {
+            continue;
+        }
+        let day = today.checked_sub_days(chrono::Days::new(7 * back)).unwrap();
+        let week = gas_datasets::gasstation::iso_week(day);
+        let pool: Vec<String> = (0..rng.random_range(1..5))
+            .map(|k| format!("batch-{week}-{k}.tar"))
+            .collect();
+        for name in &pool {
+            // one archive of the pool is sometimes never uploaded
+            if rng.random_bool(0.1) {
+                continue;
+            }
+            let rel = format!("archives/{week}/{name}");
+            let entries: Vec<String> = (0..rng.random_range(0..30))
+                .map(|j| {
+                    format!(
+                        "m/{j:03}.{}",
+                        ["png", "jpg", "txt", "webp"][rng.random_range(0..4)]
+                    )
+                })
+                .collect();
+            let abs = dir.join(&rel);
+            std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
+            write_tar(&abs, &entries);
+            files.push((
+                rel,
+                json!({"path": format!("archives/{week}/{name}"), "entries": entries}),
+            ));
+        }
+        for p in 0..rng.random_range(1..4) {
+            let rel = format!("data_{week}/part-{p:02}.parquet");
+            let names: Vec<String> = (0..rng.random_range(1..12))
+                .map(|_| pool[rng.random_range(0..pool.len())].clone())
+                .collect();
+            let abs = dir.join(&rel);
+            std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
+            write_metadata_parquet(&abs, &names);
+            files.push((
+                rel.clone(),
+                json!({"path": rel, "archive_filenames": names}),
+            ));
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Value::Array(files.into_iter().map(|(_, v)| v).collect())
+}
+
+/// GAS-Station datasets: the weeks (with `--num-weeks` or the fall-back to an earlier week), the
+/// newest files of each week, the archives their parquet files name, and the weekly read-back
+/// order are the reference's, on generated weekly layouts around year ends.
+#[test]
+fn gasstation_weeks_match_the_reference() {
+    let Some(py) = venv_python(&["numpy", "yaml"]) else {
+        return;
+    };
+    let mut rng = StdRng::seed_from_u64(34);
+    let days = [
+        "2026-11-30",
+        "2025-01-02",
+        "2021-01-03",
+        "2026-12-31",
+        "2026-06-15",
+    ];
+    let mut compared = 0usize;
+    for case in 0..20 {
+        let t = tempfile::tempdir().unwrap();
+        let today = chrono::NaiveDate::parse_from_str(days[case % days.len()], "%Y-%m-%d").unwrap();
+        let num_weeks = rng.random_bool(0.4).then(|| rng.random_range(1..5u32));
+        let mut listings = serde_json::Map::new();
+        let mut y = String::from("datasets:\n");
+        for i in 0..rng.random_range(1..3) {
+            let ds = t.path().join(format!("gs{i}"));
+            listings.insert(
+                ds.display().to_string(),
+                make_gasstation(&mut rng, &ds, today),
+            );
+            y.push_str(&format!(
+                "  - name: gasstation-images-{i}\n    path: {}\n    modality: image\n    media_type: synthetic\n    source_format: parquet\n    media_per_archive: {}\n    archives_per_dataset: {}\n",
+                ds.display(),
+                [-1, 3, 10][rng.random_range(0..3)],
+                [-1, 1, 2][rng.random_range(0..3)],
+            ));
+        }
+        let cat = t.path().join("cat.yaml");
+        std::fs::write(&cat, y).unwrap();
+        let mode = [Mode::Debug, Mode::Small, Mode::Full][case % 3];
+        let seed: u64 = rng.random_range(0..u64::from(u32::MAX));
+        let sel = Selection {
+            catalog: load_catalog(&cat).unwrap(),
+            ..Selection::default()
+        };
+        let plan = plan_run(&sel, Modality::Image, mode);
+        let opts = OpenOptions {
+            mode,
+            seed,
+            cache_dir: t.path().join("cache"),
+            offline: true,
+            hf_endpoint: "http://127.0.0.1:9".into(),
+            gasstation: gas_datasets::gasstation::GasStationOptions {
+                num_weeks,
+                today: Some(today),
+                cache_only: true,
+            },
+        };
+        let job = json!({
+            "modality": "image", "mode": mode.as_str(), "seed": seed, "catalog": cat,
+            "holdout": null, "datasets_filter": null, "content_category": null,
+            "per_dataset": null, "today": today.to_string(), "num_weeks": num_weeks,
+            "listings": listings,
+        });
+        let job_path = t.path().join("job.json");
+        let out_path = t.path().join("out.json");
+        std::fs::write(&job_path, serde_json::to_vec(&job).unwrap()).unwrap();
+        let out = Command::new(&py)
+            .arg(root().join("python/reference/dataset_sampling.py"))
+            .arg(&job_path)
+            .arg(&out_path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want: Value = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+        let want = want["datasets"].as_array().unwrap();
+        assert_eq!(plan.datasets.len(), want.len(), "case {case}");
+        for (p, w) in plan.datasets.iter().zip(want) {
+            let ours = planned_ids(p, &opts).unwrap();
+            assert_eq!(
+                json!(ours),
+                w["samples"],
+                "case {case} ({mode}, today {today}, num_weeks {num_weeks:?}, seed {seed})"
+            );
+            compared += ours.len();
+            // what is read is exactly the planned set, each a tar entry of a weekly archive
+            if let Ok(it) = open_planned(p, &opts) {
+                let got: std::collections::BTreeSet<String> =
+                    it.filter_map(|s| s.ok().map(|s| s.id)).collect();
+                let planned: std::collections::BTreeSet<String> = ours.into_iter().collect();
+                assert_eq!(got, planned, "case {case}");
+                assert!(got.iter().all(|id| id.starts_with("archives/")));
+            }
+        }
+    }
+    assert!(compared > 200, "only {compared} samples compared");
+    eprintln!("{compared} GAS-Station samples equal the reference's");
 }

@@ -536,6 +536,7 @@ impl BenchEvaluator {
             cache_dir: self.cfg.cache_dir.clone(),
             offline: self.cfg.offline,
             skip_missing: false,
+            gasstation: Default::default(),
             weighting: Default::default(),
             run_id: None,
             n_aug_per_dataset: self.cfg.n_aug_per_dataset,

@@ -616,6 +616,7 @@ fn cancelled_run_stops_and_writes_nothing(py: &Path) {
         cache_dir: work.path().join("cache"),
         offline: true,
         skip_missing: false,
+        gasstation: Default::default(),
         weighting: Default::default(),
         run_id: None,
         n_aug_per_dataset: 0,

@@ -399,7 +399,7 @@ fn gasbench_flags_holdouts_shares_and_skip_missing() {
     assert!(dir.join("results.json").is_file(), "{err}");
     assert_eq!(v["run_id"], "r-42");
     assert_eq!(v["skipped_datasets"][0]["name"], "not-downloaded", "{v:#}");
-    assert!(err.contains("skipped (--skip-missing)"), "{err}");
+    assert!(err.contains("(--skip-missing)"), "{err}");
     // 60 public samples (three folders) and 20 holdout samples under an obfuscated name
     let names: Vec<&str> = v["per_dataset"]
         .as_array()
@@ -652,4 +652,176 @@ fn holdout_catalog(dir: &Path) -> PathBuf {
     )
     .unwrap();
     hold
+}
+
+/// GAS-Station data as gasbench's `run` reads it: from the cache only unless
+/// `--download-latest-gasstation-data` (not cached: the dataset is skipped and the run, with
+/// nothing else, exits 1 saying how to get it), the current ISO week by default and the
+/// `--num-weeks` most recent with the flag, each week's parquet naming its tar archives. The
+/// bundled network catalog's `gasstation-generated-images` is served by a fake hub on 127.0.0.1.
+#[test]
+fn gasstation_weeks_download_only_when_asked() {
+    use chrono::Datelike;
+    let Some(py) = python() else { return };
+    let t = tempfile::tempdir().unwrap();
+    let today = chrono::Local::now().date_naive();
+    let week = |back: u64| {
+        let d = today.checked_sub_days(chrono::Days::new(7 * back)).unwrap();
+        let w = d.iso_week();
+        format!("{}W{:02}", w.year(), w.week())
+    };
+    let (this_week, last_week) = (week(0), week(1));
+    let files = t.path().join("hub");
+    let st = Command::new(&py)
+        .arg("-c")
+        .arg(
+            "import io, os, sys, tarfile, numpy as np, pyarrow as pa, pyarrow.parquet as pq\n\
+             from PIL import Image\n\
+             root, weeks = sys.argv[1], sys.argv[2:]\n\
+             rng = np.random.default_rng(5)\n\
+             for week, n in zip(weeks, (12, 5)):\n\
+             \x20   os.makedirs(f'{root}/archives/{week}', exist_ok=True)\n\
+             \x20   os.makedirs(f'{root}/data_{week}', exist_ok=True)\n\
+             \x20   with tarfile.open(f'{root}/archives/{week}/batch-{week}.tar', 'w') as tf:\n\
+             \x20       for i in range(n):\n\
+             \x20           b = io.BytesIO(); Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(b, format='PNG')\n\
+             \x20           ti = tarfile.TarInfo(f'media/{i:03}.png'); ti.size = len(b.getvalue()); tf.addfile(ti, io.BytesIO(b.getvalue()))\n\
+             \x20   pq.write_table(pa.table({'archive_filename': [f'batch-{week}.tar'] * n, 'file_path_in_archive': [f'media/{i:03}.png' for i in range(n)]}), f'{root}/data_{week}/part-0.parquet')\n",
+        )
+        .arg(&files)
+        .args([&this_week, &last_week])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut hub = gas_test_support::hub_server::Hub::default();
+    for w in [&this_week, &last_week] {
+        for rel in [
+            format!("data_{w}/part-0.parquet"),
+            format!("archives/{w}/batch-{w}.tar"),
+        ] {
+            hub.files
+                .insert(rel.clone(), std::fs::read(files.join(&rel)).unwrap());
+        }
+    }
+    let server = gas_test_support::hub_server::start(hub);
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gascli"))
+            .args([
+                "d",
+                "bench",
+                "--image-model",
+                "examples/image-detector",
+                "--gasstation-only",
+                "--debug",
+                "--json",
+                "--quiet",
+                "--torch-threads",
+                "1",
+                "--cache-dir",
+            ])
+            .arg(t.path().join("cache"))
+            .arg("--results-dir")
+            .arg(t.path().join("results"))
+            .args(extra)
+            .env("HF_ENDPOINT", &server.endpoint)
+            .env_remove("HF_TOKEN")
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.code(),
+            v,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // Not cached, no flag: nothing downloaded, the dataset skipped, the run evaluated nothing.
+    let (code, v, err) = run(&[]);
+    assert_eq!(code, Some(1), "{err}\n{v:#}");
+    assert!(err.contains("--download-latest-gasstation-data"), "{err}");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| !r.path.contains("/resolve/")),
+        "nothing may be downloaded without the flag"
+    );
+
+    // With the flag: this week's archive is downloaded and scored.
+    let (code, v, err) = run(&["--download-latest-gasstation-data"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["per_dataset"][0]["name"], "gasstation-generated-images");
+    assert_eq!(v["overall"]["n"], 12, "{v:#}");
+    assert_eq!(
+        server
+            .downloads_of(&format!("archives/{this_week}/batch-{this_week}.tar"))
+            .len(),
+        1
+    );
+    assert!(
+        server
+            .downloads_of(&format!("archives/{last_week}/batch-{last_week}.tar"))
+            .is_empty()
+    );
+
+    // Cached now: the run reads it without the flag and without downloading again.
+    let (code, v, err) = run(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["overall"]["n"], 12, "{v:#}");
+    assert_eq!(
+        server
+            .downloads_of(&format!("archives/{this_week}/batch-{this_week}.tar"))
+            .len(),
+        1
+    );
+
+    // `d datasets verify` sees this week cached and last week not; `download --num-weeks 2`
+    // fetches it; then a run with --num-weeks 2 reads last week's 5 as well, from the cache.
+    let datasets = |action: &str| {
+        Command::new(env!("CARGO_BIN_EXE_gascli"))
+            .args(["d", "datasets", action, "--modality", "image", "--debug"])
+            .args([
+                "--gasstation-only",
+                "--num-weeks",
+                "2",
+                "--json",
+                "--cache-dir",
+            ])
+            .arg(t.path().join("cache"))
+            .env("HF_ENDPOINT", &server.endpoint)
+            .env_remove("HF_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let verify = datasets("verify");
+    assert_eq!(
+        verify.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let download = datasets("download");
+    assert_eq!(
+        download.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&download.stderr)
+    );
+    assert_eq!(
+        server
+            .downloads_of(&format!("archives/{last_week}/batch-{last_week}.tar"))
+            .len(),
+        1
+    );
+    let verify = datasets("verify");
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let (code, v, err) = run(&["--num-weeks", "2"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["overall"]["n"], 17, "{v:#}");
 }

@@ -50,6 +50,10 @@ pub struct Args {
     /// Skip datasets that are not already cached (download nothing), as gasbench's flag.
     #[arg(long)]
     pub skip_missing: bool,
+    /// Download GAS-Station (weekly) data for the run. Without it, as in gasbench, GAS-Station
+    /// datasets come from the cache only and are skipped when not cached.
+    #[arg(long)]
+    pub download_latest_gasstation_data: bool,
     /// Where results go: the files are written into DIR itself (DIR/NAME with --run-name).
     /// Default: ./results/<NAME>/. With several models, one subfolder per modality inside.
     #[arg(long, value_name = "DIR")]
@@ -266,6 +270,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
             offline: args.offline,
             skip_missing: args.skip_missing,
+            gasstation: args.data.gasstation(!args.download_latest_gasstation_data),
             weighting,
             run_id: args.run_id.clone(),
             n_aug_per_dataset: args.n_aug_per_dataset,

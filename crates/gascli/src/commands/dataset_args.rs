@@ -39,6 +39,10 @@ pub struct DatasetArgs {
     /// Take N samples from every dataset instead of its share of the mode's total (quick runs).
     #[arg(long, value_name = "N")]
     pub per_dataset: Option<usize>,
+    /// GAS-Station datasets: the N most recent ISO weeks (default: the current week, or the
+    /// newest of the four before it that has data).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=520))]
+    pub num_weeks: Option<u32>,
 }
 
 impl DatasetArgs {
@@ -56,6 +60,16 @@ impl DatasetArgs {
             bail!("--holdouts-only requires --holdout-config");
         }
         Ok(())
+    }
+
+    /// Which GAS-Station weeks are read (`cache_only`: gasbench `run` without
+    /// `--download-latest-gasstation-data`).
+    pub fn gasstation(&self, cache_only: bool) -> gas_datasets::gasstation::GasStationOptions {
+        gas_datasets::gasstation::GasStationOptions {
+            num_weeks: self.num_weeks,
+            today: None,
+            cache_only,
+        }
     }
 
     /// Loads the catalogs (the bundled one when none is given) into a [`Selection`].

@@ -62,6 +62,9 @@ pub struct Download {
     /// Datasets downloaded at the same time.
     #[arg(long, default_value_t = 4)]
     pub concurrent: usize,
+    /// Leave the GAS-Station datasets out (download everything else).
+    #[arg(long, conflicts_with = "gasstation_only")]
+    pub skip_gasstation: bool,
 }
 
 impl Common {
@@ -92,7 +95,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Action::Verify(c) => (c, 1, true, false),
     };
     let modalities = common.modalities();
-    let sel = common.data.selection(&modalities)?;
+    let mut sel = common.data.selection(&modalities)?;
+    if let Action::Download(d) = &args.action {
+        sel.skip_gasstation = d.skip_gasstation;
+    }
     let mode = common.mode();
     let planned: Vec<_> = modalities
         .iter()
@@ -137,6 +143,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         seed: common.seed,
         cache_dir: common.cache_dir.clone().unwrap_or_else(default_cache_dir),
         offline,
+        // `download` fetches GAS-Station weeks too (gasbench's `download --num-weeks`)
+        gasstation: common.data.gasstation(false),
         ..OpenOptions::default()
     };
     let json = common.json;
