@@ -24,6 +24,7 @@ pub enum Action {
     /// Download the files a run would use into the cache (resumable).
     Download(Download),
     /// Check that the cache holds everything a run would use (nothing is downloaded).
+    #[command(alias = "verify-cache")]
     Verify(Common),
 }
 
@@ -65,6 +66,13 @@ pub struct Download {
     /// Leave the GAS-Station datasets out (download everything else).
     #[arg(long, conflicts_with = "gasstation_only")]
     pub skip_gasstation: bool,
+    /// Download every file of each dataset, not only those the mode's run draws.
+    #[arg(long)]
+    pub unlimited_samples: bool,
+    /// Accepted for gasbench users: gascli caches the hub's files and never evicts any (gasbench
+    /// evicts samples from its own per-sample cache).
+    #[arg(long)]
+    pub no_eviction: bool,
 }
 
 impl Common {
@@ -100,10 +108,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         sel.skip_gasstation = d.skip_gasstation;
     }
     let mode = common.mode();
-    let planned: Vec<_> = modalities
+    let mut planned: Vec<_> = modalities
         .iter()
         .flat_map(|m| plan_run(&sel, *m, mode).datasets)
         .collect();
+    if let Action::Download(d) = &args.action
+        && d.unlimited_samples
+    {
+        for p in &mut planned {
+            p.spec.media_per_archive = -1;
+            p.spec.archives_per_dataset = -1;
+        }
+    }
     if list_only {
         if common.json {
             let v: Vec<serde_json::Value> = planned
