@@ -19,7 +19,8 @@ Usage:
   gas_reference.py info                                        # library versions (JSON)
   gas_reference.py resize-list LIST                           # lines "IN.npy H W OUT.npy"
   gas_reference.py video  --size H W --frames T [--frame-rate R] [--decoder ffmpeg|decord]
-                          -o OUT.npy FILE...                                   # [N,T,3,H,W]
+                          [--augment] -o OUT.npy FILE...                       # [N,T,3,H,W]
+                          (--augment: the robustness pass's H.264 chain, video_degrade)
   gas_reference.py audio  --rate SR --seconds D -o OUT.npy FILE...            # f32 [N,S]
 """
 import argparse
@@ -159,7 +160,45 @@ def video_frames_cli(path: str):
     return frames
 
 
-def video_tensor(path: str, th: int, tw: int, t: int, frame_rate, decoder: str):
+def video_degrade(frames, crf=23, fps=25):
+    """The network's apply_video_robustness_augmentations on a clip's frames (T, H, W, 3),
+    step by step: INTER_AREA x0.5 with the 256-px floor (only when both sides shrink, not
+    scaled back), a trailing row/column dropped for even sides, the ffmpeg CLI H.264 round
+    trip with its exact command, decoded with cv2.VideoCapture (last frame repeated when
+    short). No fallbacks: this reference needs the ffmpeg command."""
+    v = np.stack(frames)
+    t, h, w, _ = v.shape
+    sh, sw = max(256, int(round(h * 0.5))), max(256, int(round(w * 0.5)))
+    if sh < h and sw < w:
+        v = np.stack([cv2.resize(v[i], (sw, sh), interpolation=cv2.INTER_AREA) for i in range(t)])
+    t, h, w, _ = v.shape
+    eh, ew = h - h % 2, w - w % 2
+    if (eh, ew) != (h, w) and eh >= 2 and ew >= 2:
+        v = v[:, :eh, :ew, :]
+        t, h, w, _ = v.shape
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "x.mp4")
+        subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                        "-s", f"{w}x{h}", "-r", str(int(fps)), "-i", "-", "-c:v", "libx264",
+                        "-crf", str(int(crf)), "-pix_fmt", "yuv420p", out],
+                       input=np.ascontiguousarray(v).tobytes(), check=True, capture_output=True)
+        cap = cv2.VideoCapture(out)
+        dec = []
+        while len(dec) < t:
+            ok, fr = cap.read()
+            if not ok:
+                break
+            dec.append(cv2.cvtColor(fr, cv2.COLOR_BGR2RGB))
+        cap.release()
+    if not dec:
+        raise ValueError("H.264 round trip gave no frames")
+    while len(dec) < t:
+        dec.append(dec[-1])
+    return dec[:t]
+
+
+def video_tensor(path: str, th: int, tw: int, t: int, frame_rate, decoder: str,
+                 augment: bool = False):
     """bench.md Video, following the network's frame selection step by step: T frames from 0,
     or every max(1, round(fps / frame_rate))-th (30 fps when the stream's rate is 0), the last
     one repeated when short. decoder "decord" reads them as the network does (random access);
@@ -188,6 +227,8 @@ def video_tensor(path: str, th: int, tw: int, t: int, frame_rate, decoder: str):
         raise ValueError(f"{path}: no frames")
     while len(picked) < t:
         picked.append(picked[-1])
+    if augment:
+        picked = video_degrade(picked)
     return np.stack([crop_resize(f, th, tw).transpose(2, 0, 1) for f in picked])
 
 
@@ -227,6 +268,7 @@ def main(argv):
     a.add_argument("--frames", type=int, required=True)
     a.add_argument("--frame-rate", type=float)
     a.add_argument("--decoder", choices=["ffmpeg", "decord"], default="ffmpeg")
+    a.add_argument("--augment", action="store_true")
     a.add_argument("-o", required=True); a.add_argument("files", nargs="+")
     a = sub.add_parser("audio"); a.add_argument("--rate", type=int, required=True)
     a.add_argument("--seconds", type=float, required=True)
@@ -260,7 +302,7 @@ def main(argv):
             np.save(dst, crop_resize(np.load(src), int(th), int(tw)))
     elif args.cmd == "video":
         np.save(args.o, np.stack([video_tensor(f, *args.size, args.frames, args.frame_rate,
-                                               args.decoder) for f in args.files]))
+                                               args.decoder, args.augment) for f in args.files]))
     elif args.cmd == "audio":
         np.save(args.o, np.stack([audio_tensor(f, args.rate, args.seconds) for f in args.files]))
 

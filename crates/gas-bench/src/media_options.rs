@@ -141,6 +141,9 @@ impl MediaOptions {
                 gas_media::preprocess_image_augmented(bytes, &self.image).map(Tensor::U8)
             }
             Modality::Image => gas_media::preprocess_image(bytes, &self.image).map(Tensor::U8),
+            Modality::Video if self.augment => {
+                gas_media::preprocess_video_augmented_bytes(bytes, &self.video).map(Tensor::U8)
+            }
             Modality::Video => {
                 gas_media::preprocess_video_bytes(bytes, &self.video).map(Tensor::U8)
             }
@@ -150,26 +153,32 @@ impl MediaOptions {
         }
     }
 
-    /// The robustness pass's degraded tensor of one image file (the network's chain, then the
-    /// crop + resize). Images only so far: other modalities are refused.
+    /// The robustness pass's degraded tensor of one image or video file (the network's chain,
+    /// then the crop + resize). The network has no such pass for audio: refused.
     pub fn preprocess_file_augmented(&self, path: &Path) -> Result<Tensor, MediaError> {
-        if self.modality != Modality::Image {
-            return Err(MediaError::Options(format!(
-                "the degraded (augmented) tensor is implemented for images only, not {}",
-                self.modality
-            )));
+        match self.modality {
+            Modality::Image => {
+                let bytes = std::fs::read(path).map_err(|source| MediaError::Io {
+                    what: format!("reading {}", path.display()),
+                    source,
+                })?;
+                gas_media::preprocess_image_augmented(&bytes, &self.image).map(Tensor::U8)
+            }
+            Modality::Video => {
+                gas_media::preprocess_video_augmented(path, &self.video).map(Tensor::U8)
+            }
+            Modality::Audio => Err(MediaError::Options(
+                "the network has no robustness pass (degraded tensor) for audio".into(),
+            )),
         }
-        let bytes = std::fs::read(path).map_err(|source| MediaError::Io {
-            what: format!("reading {}", path.display()),
-            source,
-        })?;
-        gas_media::preprocess_image_augmented(&bytes, &self.image).map(Tensor::U8)
     }
 
     /// Preprocesses one media file.
     pub fn preprocess_file(&self, path: &Path) -> Result<Tensor, MediaError> {
         match self.modality {
-            Modality::Image if self.augment => self.preprocess_file_augmented(path),
+            Modality::Image | Modality::Video if self.augment => {
+                self.preprocess_file_augmented(path)
+            }
             Modality::Image => {
                 let bytes = std::fs::read(path).map_err(|source| MediaError::Io {
                     what: format!("reading {}", path.display()),

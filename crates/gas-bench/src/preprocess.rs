@@ -116,11 +116,10 @@ pub fn preprocess_files(opts: &PreprocessOptions) -> Result<PreprocessOutcome, P
         source,
     };
     media.sample_shape().map_err(options_err)?;
-    if opts.augment && media.modality != Modality::Image {
-        return Err(options_err(MediaError::Options(format!(
-            "--augment is implemented for images only so far (this model is {})",
-            media.modality
-        ))));
+    if opts.augment && media.modality == Modality::Audio {
+        return Err(options_err(MediaError::Options(
+            "--augment: the network has no robustness pass for audio models".into(),
+        )));
     }
     let per: Vec<Result<Tensor, MediaError>> = opts
         .media

@@ -347,7 +347,7 @@ pub struct SkippedDataset {
     pub reason: String,
 }
 
-/// Reserved for issue 12: the robustness pass over degraded copies of the samples.
+/// The robustness pass over degraded copies of the samples (images and videos).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Robustness {
     /// sn34 of the samples as they are.
@@ -365,7 +365,7 @@ pub struct Robustness {
     pub p95_prob_loss: Option<f64>,
 }
 
-/// Reserved for issue 12: one dataset's robustness figures.
+/// One dataset's robustness figures.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DatasetRobustness {
     pub n_aug: u64,

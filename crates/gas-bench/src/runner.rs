@@ -7,7 +7,7 @@
 //! 4. `WorkerSession::start`: the sandboxed worker starts and loads the model;
 //! 5. `run_pipeline`: datasets are read and preprocessed (rayon) on a producer thread while
 //!    the worker infers the previous batch; predictions stay in memory;
-//! 6. with `n_aug_per_dataset` > 0 (images), `run_pipeline` again on the first N samples of
+//! 6. with `n_aug_per_dataset` > 0 (image and video models), `run_pipeline` again on the first N samples of
 //!    each dataset with the degraded tensors (the robustness pass), same worker;
 //! 7. `score`: the typed [`BenchResults`] (provenance weighting included); `robustness`: the
 //!    degraded figures and the blended sn34;
@@ -280,12 +280,11 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let clock = RunClock::start();
     let pkg = validate_model(opts)?;
     let plan = plan_datasets(opts)?;
-    if opts.n_aug_per_dataset > 0 && opts.modality != Modality::Image {
-        return Err(BenchError::Media(gas_media::MediaError::Options(format!(
-            "the robustness pass (--n-aug-per-dataset) is implemented for images only so far, not {}",
-            opts.modality
-        ))));
-    }
+    // The network runs the pass for image and video models; its audio bench has none.
+    let n_aug = match opts.modality {
+        Modality::Audio => 0,
+        Modality::Image | Modality::Video => opts.n_aug_per_dataset,
+    };
     let scratch = Scratch::prepare(&pkg, opts.scratch_parent.as_deref())?;
     let media = MediaOptions::from_config(pkg.config(), opts.decode_flags())
         .with_reencode_cache(&opts.cache_dir.join("reencoded"));
@@ -302,13 +301,13 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
         .datasets
         .iter()
         .map(|d| PlannedDataset {
-            cap: opts.n_aug_per_dataset,
+            cap: n_aug,
             ..d.clone()
         })
         .collect();
     let run = run_pipeline(opts, plan.datasets, &media, &mut session, &bar);
     let aug = match &run {
-        Ok(_) if opts.n_aug_per_dataset > 0 => Some(run_pipeline(
+        Ok(_) if n_aug > 0 => Some(run_pipeline(
             opts,
             aug_datasets,
             &media.augmented(),

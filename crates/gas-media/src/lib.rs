@@ -33,7 +33,9 @@
 //!   [`preprocess_batch_images`] runs it in parallel on the rayon pool.
 //! * [`preprocess_image_augmented`] → the robustness pass's degraded tensor.
 //! * [`preprocess_video`] → `T·3·H·W` bytes ([`VideoOptions`]: `num_frames`, `frame_rate` as
-//!   the network reads them); [`preprocess_audio`] → `N` `f32` samples (16 kHz × 6 s).
+//!   the network reads them); [`preprocess_video_augmented`] → the robustness pass's degraded
+//!   clip (H.264 round trip, [`robust::degrade_video`]); [`preprocess_audio`] → `N` `f32`
+//!   samples (16 kHz × 6 s).
 //! * [`npy`] — `.npy` v1 read/write (atomic write).
 //!
 //! # Exactness
@@ -82,7 +84,8 @@ pub use image::RgbImage;
 pub use reencode::{CacheStepped, ReencodeCache, StoredFormat, cache_step};
 pub use robust::preprocess_image_augmented;
 pub use video::{
-    DEFAULT_NUM_FRAMES, MAX_NUM_FRAMES, VideoOptions, preprocess_video, preprocess_video_bytes,
+    DEFAULT_NUM_FRAMES, MAX_NUM_FRAMES, VideoOptions, preprocess_video, preprocess_video_augmented,
+    preprocess_video_augmented_bytes, preprocess_video_bytes,
 };
 
 /// Largest image (width × height) we decode: 100 megapixels.

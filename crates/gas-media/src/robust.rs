@@ -12,6 +12,16 @@
 //!
 //! The last JPEG is decoded band-only straight into the CHW tensor (libjpeg's row-wise
 //! decode gives the crop rows bit-identically, see [`crate::jpeg`]).
+//!
+//! The video chain ([`degrade_video`], the network's `apply_video_robustness_augmentations`)
+//! works on a clip's selected frames: the same ×0.5 `INTER_AREA` downscale with the 256-px floor
+//! and skip rule (not scaled back up), a trailing row / column dropped for even sides, an H.264
+//! round trip through the `ffmpeg` command exactly as the network calls it (raw RGB in at 25
+//! fps, libx264 CRF 23, yuv420p, `.mp4`), the result decoded frame by frame (the last repeated
+//! when short), then the normal crop + resize. Bit-exact where the `ffmpeg` command and its
+//! libx264 are the network's and run with the same thread count (x264's output depends on
+//! both); without an `ffmpeg` command the network falls back to OpenCV's writer and then to
+//! JPEG frames, which gascli does not reproduce: the sample fails with the reason.
 
 use crate::jpeg::{self, JpegMode};
 use crate::resize::{self, RgbView};
@@ -252,4 +262,137 @@ pub fn preprocess_image_augmented(
         img = crate::apply_exif_orientation(bytes, img);
     }
     degrade_to_chw(img, opts.size)
+}
+
+/// The network's H.264 round trip settings (`apply_video_robustness_augmentations` defaults).
+pub const VIDEO_CRF: u32 = 23;
+pub const VIDEO_FPS: u32 = 25;
+
+/// The video chain on a clip's frames (module doc): the degraded frames, as many as given, at
+/// the downscaled (even) size.
+pub fn degrade_video(
+    frames: Vec<RgbImage>,
+    backend: crate::ffmpeg::Backend,
+) -> Result<Vec<RgbImage>, MediaError> {
+    let Some(first) = frames.first() else {
+        return Ok(frames);
+    };
+    let t = frames.len();
+    let (w, h) = (first.width(), first.height());
+    if frames.iter().any(|f| f.width() != w || f.height() != h) {
+        return Err(MediaError::Options(
+            "the clip's frames change size; the network's H.264 chain needs one size".into(),
+        ));
+    }
+    let mut frames = match downscale_size(w, h) {
+        Some((sw, sh)) => frames.iter().map(|f| resize_area(f, sw, sh)).collect(),
+        None => frames,
+    };
+    let (w, h) = (frames[0].width(), frames[0].height());
+    let (ew, eh) = (w - w % 2, h - h % 2);
+    if (ew, eh) != (w, h) && ew >= 2 && eh >= 2 {
+        frames = frames
+            .iter()
+            .map(|f| image::imageops::crop_imm(f, 0, 0, ew, eh).to_image())
+            .collect();
+    }
+    let (w, h) = (frames[0].width(), frames[0].height());
+    let dir = tempfile::tempdir().map_err(|source| MediaError::Io {
+        what: "creating a temporary folder for the H.264 round trip".into(),
+        source,
+    })?;
+    let mp4 = dir.path().join("roundtrip.mp4");
+    h264_encode(&frames, w, h, &mp4)?;
+    drop(frames);
+    let mut reader = crate::ffmpeg::VideoReader::open(crate::ffmpeg::Input::Path(&mp4), backend)?;
+    let mut out: Vec<RgbImage> = Vec::with_capacity(t);
+    while out.len() < t {
+        let Some(f) = reader.next_frame()? else {
+            break;
+        };
+        let mut data = Vec::with_capacity(f.width * f.height * 3);
+        for r in 0..f.height {
+            data.extend_from_slice(&f.data[r * f.stride..r * f.stride + f.width * 3]);
+        }
+        if let Some(img) = RgbImage::from_raw(f.width as u32, f.height as u32, data) {
+            out.push(img);
+        }
+    }
+    while out.len() < t {
+        let Some(last) = out.last().cloned() else {
+            return Err(MediaError::NoFrames {
+                what: "the H.264 round trip's output".into(),
+            });
+        };
+        out.push(last);
+    }
+    Ok(out)
+}
+
+/// `ffmpeg -y -loglevel error -f rawvideo -pix_fmt rgb24 -s WxH -r 25 -i - -c:v libx264 -crf 23
+/// -pix_fmt yuv420p OUT.mp4`, the network's command, fed the frames on stdin.
+fn h264_encode(
+    frames: &[RgbImage],
+    w: u32,
+    h: u32,
+    out: &std::path::Path,
+) -> Result<(), MediaError> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let spawn_err = |e: std::io::Error| MediaError::Ffmpeg {
+        program: "ffmpeg".into(),
+        what: "the robustness pass's H.264 round trip".into(),
+        message: format!(
+            "cannot run the ffmpeg command ({e}); the network's video chain encodes with it (install FFmpeg with libx264)"
+        ),
+    };
+    let mut child = Command::new("ffmpeg")
+        .args([
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+        ])
+        .arg(format!("{w}x{h}"))
+        .args([
+            "-r",
+            &VIDEO_FPS.to_string(),
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-crf",
+        ])
+        .arg(VIDEO_CRF.to_string())
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(out)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| spawn_err(std::io::Error::other("no stdin")))?;
+    // stderr is read after stdin is closed: at `-loglevel error` it stays far below a pipe's
+    // buffer, so the writer cannot block on it.
+    let wrote = frames.iter().try_for_each(|f| stdin.write_all(f.as_raw()));
+    drop(stdin);
+    let output = child.wait_with_output().map_err(spawn_err)?;
+    let ok = output.status.success() && out.metadata().map(|m| m.len() > 0).unwrap_or(false);
+    if !ok || wrote.is_err() {
+        let err = String::from_utf8_lossy(&output.stderr);
+        let err: String = err.trim().chars().take(400).collect();
+        return Err(MediaError::Ffmpeg {
+            program: "ffmpeg".into(),
+            what: "the robustness pass's H.264 round trip".into(),
+            message: format!("libx264 encode failed ({}): {err}", output.status),
+        });
+    }
+    Ok(())
 }

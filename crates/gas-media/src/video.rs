@@ -135,13 +135,14 @@ fn frame_to_chw(f: &RgbFrame<'_>, th: u32, tw: u32, out: &mut [u8]) {
     }
 }
 
-/// Decode, select and crop-resize with the given FFmpeg backend: the `T·3·H·W` bytes of one
-/// `[T, 3, H, W]` input.
-pub fn preprocess_video_with(
+/// Decodes the clip and hands the selected frames (module doc) to `each`, in order; returns
+/// how many there were (fewer than `T` when the clip is short, never 0).
+fn for_selected_frames(
     input: Input<'_>,
     opts: &VideoOptions,
     backend: Backend,
-) -> Result<Vec<u8>, MediaError> {
+    mut each: impl FnMut(&RgbFrame<'_>),
+) -> Result<usize, MediaError> {
     check_options(opts)?;
     let mut reader = VideoReader::open(input, backend)?;
     let what = reader.what().to_string();
@@ -164,16 +165,13 @@ pub fn preprocess_video_with(
         None => 1,
     };
     let t = opts.num_frames as usize;
-    let [th, tw] = opts.size;
-    let frame_len = 3 * th as usize * tw as usize;
-    let mut out = vec![0u8; t * frame_len];
     let mut got = 0usize;
     let mut index = 0usize;
     while got < t {
         if index.is_multiple_of(step) {
             match reader.next_frame() {
                 Ok(Some(f)) => {
-                    frame_to_chw(&f, th, tw, &mut out[got * frame_len..(got + 1) * frame_len]);
+                    each(&f);
                     got += 1;
                 }
                 Ok(None) => break,
@@ -192,12 +190,90 @@ pub fn preprocess_video_with(
     if got == 0 {
         return Err(MediaError::NoFrames { what });
     }
-    // Fewer than T frames: repeat the last one.
+    Ok(got)
+}
+
+/// Repeats the last of `got` frames (each `frame_len` bytes) up to the end of `out`.
+fn pad_last(out: &mut [u8], got: usize, frame_len: usize) {
     let last = (got - 1) * frame_len;
-    for i in got..t {
+    for i in got..out.len() / frame_len {
         out.copy_within(last..last + frame_len, i * frame_len);
     }
+}
+
+/// Decode, select and crop-resize with the given FFmpeg backend: the `T·3·H·W` bytes of one
+/// `[T, 3, H, W]` input.
+pub fn preprocess_video_with(
+    input: Input<'_>,
+    opts: &VideoOptions,
+    backend: Backend,
+) -> Result<Vec<u8>, MediaError> {
+    let t = opts.num_frames as usize;
+    let [th, tw] = opts.size;
+    let frame_len = 3 * th as usize * tw as usize;
+    let mut out = vec![0u8; t * frame_len];
+    let mut got = 0usize;
+    for_selected_frames(input, opts, backend, |f| {
+        frame_to_chw(f, th, tw, &mut out[got * frame_len..(got + 1) * frame_len]);
+        got += 1;
+    })?;
+    // Fewer than T frames: repeat the last one.
+    pad_last(&mut out, got, frame_len);
     Ok(out)
+}
+
+/// The robustness pass's degraded tensor of one clip: the selected frames (padded to `T`), the
+/// network's H.264 chain ([`crate::robust::degrade_video`]), then the crop + resize of every
+/// frame: `T·3·H·W` bytes.
+pub fn preprocess_video_augmented_with(
+    input: Input<'_>,
+    opts: &VideoOptions,
+    backend: Backend,
+) -> Result<Vec<u8>, MediaError> {
+    let t = opts.num_frames as usize;
+    let mut frames: Vec<crate::RgbImage> = Vec::with_capacity(t);
+    for_selected_frames(input, opts, backend, |f| {
+        let mut data = Vec::with_capacity(f.width * f.height * 3);
+        for r in 0..f.height {
+            data.extend_from_slice(&f.data[r * f.stride..r * f.stride + f.width * 3]);
+        }
+        if let Some(img) = crate::RgbImage::from_raw(f.width as u32, f.height as u32, data) {
+            frames.push(img);
+        }
+    })?;
+    while frames.len() < t {
+        let Some(last) = frames.last().cloned() else {
+            break;
+        };
+        frames.push(last);
+    }
+    let degraded = crate::robust::degrade_video(frames, backend)?;
+    let [th, tw] = opts.size;
+    let frame_len = 3 * th as usize * tw as usize;
+    let mut out = vec![0u8; t * frame_len];
+    for (i, img) in degraded.iter().enumerate().take(t) {
+        let f = RgbFrame {
+            data: img.as_raw(),
+            stride: img.width() as usize * 3,
+            width: img.width() as usize,
+            height: img.height() as usize,
+        };
+        frame_to_chw(&f, th, tw, &mut out[i * frame_len..(i + 1) * frame_len]);
+    }
+    Ok(out)
+}
+
+/// [`preprocess_video_augmented_with`] for a file, with the default backend.
+pub fn preprocess_video_augmented(path: &Path, opts: &VideoOptions) -> Result<Vec<u8>, MediaError> {
+    preprocess_video_augmented_with(Input::Path(path), opts, Backend::default())
+}
+
+/// [`preprocess_video_augmented_with`] for in-memory bytes.
+pub fn preprocess_video_augmented_bytes(
+    bytes: &[u8],
+    opts: &VideoOptions,
+) -> Result<Vec<u8>, MediaError> {
+    preprocess_video_augmented_with(Input::Bytes(bytes), opts, Backend::default())
 }
 
 /// Decode, select and crop-resize a video file: `T·3·H·W` bytes of one `[T, 3, H, W]` input.

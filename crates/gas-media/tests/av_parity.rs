@@ -30,6 +30,21 @@ fn reference_video(
     frame_rate: Option<f64>,
     decoder: &str,
 ) -> Vec<u8> {
+    reference_video_as(py, file, out, size, t, frame_rate, decoder, false)
+}
+
+/// [`reference_video`], or with `augment` the robustness pass's degraded tensor.
+#[allow(clippy::too_many_arguments)]
+fn reference_video_as(
+    py: &Path,
+    file: &Path,
+    out: &Path,
+    size: [u32; 2],
+    t: u32,
+    frame_rate: Option<f64>,
+    decoder: &str,
+    augment: bool,
+) -> Vec<u8> {
     let script = reference_script("gas_reference.py");
     let (hs, ws, ts) = (size[0].to_string(), size[1].to_string(), t.to_string());
     let fr = frame_rate.map(|f| f.to_string());
@@ -46,6 +61,9 @@ fn reference_video(
     ];
     if let Some(f) = &fr {
         args.extend([OsStr::new("--frame-rate"), OsStr::new(f)]);
+    }
+    if augment {
+        args.push(OsStr::new("--augment"));
     }
     args.extend([OsStr::new("-o"), out.as_os_str(), file.as_os_str()]);
     run_py(py, &args);
@@ -110,6 +128,101 @@ fn video_matches_reference() {
 /// The network's own decoder (decord 0.6.0) on a varied generated set: codecs, pixel
 /// formats, odd sizes, frame rates, GOP structures. Needs a venv with decord (`GASCLI_NET_VENV`,
 /// else the test venv); skipped without one (unless CI is set).
+/// The robustness pass's video chain (×0.5 INTER_AREA with the 256-px floor, even sides, the
+/// ffmpeg command's libx264 CRF 23 round trip, decode, crop + resize) against the reference,
+/// which follows the network's code with OpenCV (INTER_AREA, `cv2.VideoCapture`) and the same
+/// ffmpeg command: sizes above, around and below the floor, an odd size after halving, an odd
+/// source, a short clip padded before the chain, a `frame_rate` step; both FFmpeg backends.
+#[test]
+fn video_robustness_chain_matches_reference() {
+    let Some(py) = venv_python() else { return };
+    if !have_ffmpeg() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // (name, W, H, frames, codec args)
+    let clips: [(&str, u32, u32, u32, &[&str]); 5] = [
+        (
+            "a.mp4",
+            640,
+            480,
+            20,
+            &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
+        ),
+        (
+            "b.mp4",
+            1026,
+            540,
+            12,
+            &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
+        ),
+        ("c.mkv", 255, 171, 3, &["-c:v", "ffv1"]),
+        (
+            "d.mp4",
+            1280,
+            720,
+            30,
+            &["-c:v", "libx264", "-pix_fmt", "yuv420p"],
+        ),
+        ("e.mkv", 511, 300, 8, &["-c:v", "ffv1"]),
+    ];
+    for (name, w, h, n, codec) in clips {
+        let st = std::process::Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!(
+                "testsrc2=size={w}x{h}:rate=25,noise=alls=12:allf=t"
+            ))
+            .args(["-frames:v", &n.to_string()])
+            .args(codec)
+            .arg(dir.path().join(name))
+            .status()
+            .unwrap();
+        assert!(st.success(), "{name}");
+    }
+    let cases: [(&str, u32, Option<f64>); 6] = [
+        ("a.mp4", 8, None),
+        ("b.mp4", 4, None),
+        ("c.mkv", 5, None),
+        ("d.mp4", 6, Some(10.0)),
+        ("e.mkv", 4, None),
+        ("a.mp4", 16, Some(12.0)),
+    ];
+    let size = [112u32, 128u32];
+    for (name, t, frame_rate) in cases {
+        let file = dir.path().join(name);
+        let want = reference_video_as(
+            &py,
+            &file,
+            &dir.path().join("ref.npy"),
+            size,
+            t,
+            frame_rate,
+            "ffmpeg",
+            true,
+        );
+        let opts = VideoOptions {
+            size,
+            num_frames: t,
+            frame_rate,
+        };
+        let plain = preprocess_video(&file, &opts).unwrap();
+        assert_ne!(plain, want, "{name}: the chain changes the tensor");
+        for backend in backends() {
+            let got = gas_media::video::preprocess_video_augmented_with(
+                Input::Path(&file),
+                &opts,
+                backend,
+            )
+            .unwrap_or_else(|e| panic!("{name} {backend:?}: {e}"));
+            let (max, mean) = diff_stats(&got, &want);
+            assert!(
+                got == want,
+                "{name} T={t} {frame_rate:?} {backend:?}: max diff {max}, mean {mean:.4}"
+            );
+        }
+    }
+}
+
 #[test]
 fn video_matches_decord() {
     let Some(py) = decord_python() else { return };

@@ -517,20 +517,44 @@ fn robustness_pass_blends_the_degraded_score() {
     assert_eq!(v["robustness"]["n_aug"], 24, "{v:#}");
     reference_agrees(&py, &res, &v, &["0.4", "0"]);
 
-    // video: refused with the reason, nothing run
-    let (code, _, err) = bench(
+    // video: the H.264 chain on the first 2 clips of each class folder, the same figures;
+    // audio: the network has no pass, so none is run and the score is the base one
+    let data = t.path().join("av");
+    make_data(&py, &data, "video", 4);
+    make_data(&py, &data, "audio", 3);
+    let res = t.path().join("v");
+    let (code, v, err) = bench(
         &[
             "--video-model",
             "examples/video-detector",
             "--data-dir",
-            "examples/data/image",
+            data.join("video").to_str().unwrap(),
             "--n-aug-per-dataset",
             "2",
         ],
-        &t.path().join("v"),
+        &res,
     );
-    assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("images only"), "{err}");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["overall"]["n"], 12, "{v:#}");
+    assert_eq!(v["robustness"]["n_aug"], 6, "{v:#}");
+    reference_agrees(&py, &res, &v, &[]);
+    let (code, v, err) = bench(
+        &[
+            "--audio-model",
+            "examples/audio-detector",
+            "--data-dir",
+            data.join("audio").to_str().unwrap(),
+            "--n-aug-per-dataset",
+            "2",
+        ],
+        &t.path().join("a"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(v["robustness"].is_null(), "{v:#}");
+    assert_eq!(
+        v["overall"]["sn34_score"], v["overall"]["binary_sn34_score"],
+        "{v:#}"
+    );
 }
 
 /// `python/reference/robustness.py` (the network's `_compute_aug_metrics` and blend, step by

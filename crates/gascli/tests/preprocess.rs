@@ -160,3 +160,74 @@ fn audio_batch_is_float32_n_by_samples() {
     assert!(v[16_000..96_000].iter().all(|&x| x == 0.0));
     assert!(v.iter().any(|x| x.abs() > 0.05));
 }
+
+/// `--augment` on a video model: the robustness pass's degraded clip tensor, as the library
+/// computes it (parity with the network's chain is gas-media's `av_parity` test); refused for
+/// audio, which the network gives no such pass.
+#[test]
+fn augment_writes_the_degraded_video_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("c.mp4");
+    let st = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=640x360:rate=25")
+        .args(["-frames:v", "6", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&clip)
+        .status();
+    if !matches!(st, Ok(s) if s.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ffmpeg with libx264 is required in CI"
+        );
+        return;
+    }
+    write_config(
+        dir.path(),
+        "video",
+        "  resize: [64, 80]
+  num_frames: 4
+",
+    );
+    let out = dir.path().join("batch.npy");
+    let o = gascli()
+        .args(["d", "preprocess", "--augment", "--model"])
+        .arg(dir.path())
+        .arg(&clip)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = npy::read(&out).unwrap();
+    assert_eq!(t.shape, vec![1, 4, 3, 64, 80]);
+    let NpyData::U8(data) = t.data else {
+        panic!("dtype")
+    };
+    let opts = gas_media::VideoOptions {
+        size: [64, 80],
+        num_frames: 4,
+        frame_rate: None,
+    };
+    assert_eq!(
+        data,
+        gas_media::preprocess_video_augmented(&clip, &opts).unwrap()
+    );
+    assert_ne!(data, gas_media::preprocess_video(&clip, &opts).unwrap());
+
+    write_config(dir.path(), "audio", "");
+    let o = gascli()
+        .args(["d", "preprocess", "--augment", "--model"])
+        .arg(dir.path())
+        .arg(&clip)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no robustness pass for audio"));
+}

@@ -79,9 +79,10 @@ pub struct Args {
     /// Legacy: weight of holdout samples in the accuracy only (the network's default 1.0).
     #[arg(long, default_value_t = 1.0, value_name = "WEIGHT")]
     pub holdout_weight: f64,
-    /// The robustness pass (images): re-score the first N samples of each dataset on degraded
-    /// copies (the network's chain: downscale ×0.5 and back, JPEG q55, WebP q75, JPEG q80) and
-    /// blend: sn34 = (1 − w)·base + w·aug. 0 (the network's default) turns it off.
+    /// The robustness pass: re-score the first N samples of each dataset on degraded copies
+    /// (the network's chains — images: downscale ×0.5 and back, JPEG q55, WebP q75, JPEG q80;
+    /// videos: downscale ×0.5, H.264 CRF 23 through the ffmpeg command) and blend:
+    /// sn34 = (1 − w)·base + w·aug. 0 (the network's default) turns it off; audio has no pass.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub n_aug_per_dataset: usize,
     /// w of the blend above (the network's default 0.2).

@@ -31,8 +31,10 @@ pub struct Args {
     /// decoding) and decode the original bytes. NOT network-exact.
     #[arg(long)]
     pub no_reencode: bool,
-    /// Images: the robustness pass's degraded tensor (the network's chain: INTER_AREA ×0.5
-    /// and back, JPEG q55, WebP q75, JPEG q80, then the crop + resize) instead of the base one.
+    /// The robustness pass's degraded tensor instead of the base one: images through the
+    /// network's chain (INTER_AREA ×0.5 and back, JPEG q55, WebP q75, JPEG q80), videos through
+    /// its H.264 round trip (INTER_AREA ×0.5, libx264 CRF 23 via the ffmpeg command), then the
+    /// crop + resize. Audio has no such pass (refused).
     #[arg(long)]
     pub augment: bool,
 }

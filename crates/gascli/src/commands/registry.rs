@@ -73,7 +73,7 @@ pub struct EvalArgs {
     /// network's: 0.8.
     #[arg(long, default_value_t = gas_registry::eval::DEFAULT_EXAM_THRESHOLD)]
     pub exam_threshold: f64,
-    /// Robustness pass of exam and benchmark (image models): the first N samples of each dataset
+    /// Robustness pass of exam and benchmark (image and video models): the first N samples of each dataset
     /// re-scored on degraded copies, blended into sn34; 0 (the network's default) = off.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub n_aug_per_dataset: usize,
