@@ -9,6 +9,7 @@
 //! maths (gas-media) or scoring formulas (gas-score): it calls them, so the numbers are the
 //! same everywhere.
 
+pub mod aug_cache;
 pub mod media_options;
 pub mod preprocess;
 pub mod report;

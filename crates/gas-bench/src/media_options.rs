@@ -11,6 +11,7 @@ use std::path::Path;
 use gas_media::{AudioOptions, ImageOptions, MediaError, VideoOptions};
 use gas_package::{Modality, ModelConfig};
 
+use crate::aug_cache::{AugCache, Chain, Content};
 use crate::worker::{Batch, BatchData};
 
 /// Local decode switches that are not part of a model's config. The default is the network's
@@ -43,9 +44,11 @@ pub struct MediaOptions {
     pub image: ImageOptions,
     pub video: VideoOptions,
     pub audio: AudioOptions,
-    /// Images: the robustness pass's degraded tensor (the network's chain) instead of the base
-    /// one ([`Self::augmented`]).
+    /// The robustness pass's degraded tensor (the network's chain) instead of the base one
+    /// ([`Self::augmented`]).
     pub augment: bool,
+    /// Where degraded tensors are cached (`--aug-cache-dir`); `None`: always recomputed.
+    pub aug_cache: Option<AugCache>,
 }
 
 /// The element type of a preprocessed sample.
@@ -84,15 +87,44 @@ impl MediaOptions {
                 duration_seconds: gas_package::AUDIO_SECONDS,
             },
             augment: false,
+            aug_cache: None,
         }
     }
 
-    /// The same options for the robustness pass (images: degraded tensors).
+    /// The same options for the robustness pass (degraded tensors).
     pub fn augmented(&self) -> Self {
         MediaOptions {
             augment: true,
             ..self.clone()
         }
+    }
+
+    /// Keeps the robustness pass's degraded tensors in `cache` ([`crate::aug_cache`]).
+    pub fn with_aug_cache(mut self, cache: Option<AugCache>) -> Self {
+        self.aug_cache = cache;
+        self
+    }
+
+    /// A degraded tensor through the cache when there is one.
+    fn degraded(
+        &self,
+        content: Content<'_>,
+        compute: impl FnOnce() -> Result<Vec<u8>, MediaError>,
+    ) -> Result<Tensor, MediaError> {
+        let chain = match self.modality {
+            Modality::Image => Chain::Image(&self.image),
+            Modality::Video => Chain::Video(&self.video),
+            Modality::Audio => {
+                return Err(MediaError::Options(
+                    "the network has no robustness pass (degraded tensor) for audio".into(),
+                ));
+            }
+        };
+        let data = match &self.aug_cache {
+            Some(cache) => cache.get_or_compute(chain, content, &self.sample_shape()?, compute)?,
+            None => compute()?,
+        };
+        Ok(Tensor::U8(data))
     }
 
     /// Keeps the cache step's re-encoded images under `dir` (an image model with the cache step
@@ -137,13 +169,13 @@ impl MediaOptions {
     /// Preprocesses one sample held in memory (an archive entry, a parquet cell).
     pub fn preprocess_bytes(&self, bytes: &[u8]) -> Result<Tensor, MediaError> {
         match self.modality {
-            Modality::Image if self.augment => {
-                gas_media::preprocess_image_augmented(bytes, &self.image).map(Tensor::U8)
-            }
+            Modality::Image if self.augment => self.degraded(Content::Bytes(bytes), || {
+                gas_media::preprocess_image_augmented(bytes, &self.image)
+            }),
             Modality::Image => gas_media::preprocess_image(bytes, &self.image).map(Tensor::U8),
-            Modality::Video if self.augment => {
-                gas_media::preprocess_video_augmented_bytes(bytes, &self.video).map(Tensor::U8)
-            }
+            Modality::Video if self.augment => self.degraded(Content::Bytes(bytes), || {
+                gas_media::preprocess_video_augmented_bytes(bytes, &self.video)
+            }),
             Modality::Video => {
                 gas_media::preprocess_video_bytes(bytes, &self.video).map(Tensor::U8)
             }
@@ -162,14 +194,15 @@ impl MediaOptions {
                     what: format!("reading {}", path.display()),
                     source,
                 })?;
-                gas_media::preprocess_image_augmented(&bytes, &self.image).map(Tensor::U8)
+                self.degraded(Content::Bytes(&bytes), || {
+                    gas_media::preprocess_image_augmented(&bytes, &self.image)
+                })
             }
-            Modality::Video => {
-                gas_media::preprocess_video_augmented(path, &self.video).map(Tensor::U8)
-            }
-            Modality::Audio => Err(MediaError::Options(
-                "the network has no robustness pass (degraded tensor) for audio".into(),
-            )),
+            Modality::Video => self.degraded(Content::File(path), || {
+                gas_media::preprocess_video_augmented(path, &self.video)
+            }),
+            // refused inside, before anything is computed
+            Modality::Audio => self.degraded(Content::File(path), || Ok(Vec::new())),
         }
     }
 

@@ -123,6 +123,8 @@ pub struct BenchOptions {
     pub n_aug_per_dataset: usize,
     /// Weight of the degraded score in the blended sn34 (`--aug-weight`, the network's 0.2).
     pub aug_weight: f64,
+    /// Cache of degraded tensors (`--aug-cache-dir`, `--aug-cache-readonly`).
+    pub aug_cache: Option<crate::aug_cache::AugCache>,
     /// Directory for results.json, predictions.csv and report.html (created); `None` writes
     /// nothing (the caller stores [`BenchOutcome::files`] itself).
     pub results_dir: Option<PathBuf>,
@@ -310,7 +312,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
         Ok(_) if n_aug > 0 => Some(run_pipeline(
             opts,
             aug_datasets,
-            &media.augmented(),
+            &media.augmented().with_aug_cache(opts.aug_cache.clone()),
             &mut session,
             &bar,
         )),

@@ -264,6 +264,11 @@ pub fn preprocess_image_augmented(
     degrade_to_chw(img, opts.size)
 }
 
+/// Versions of the two chains, part of every cached degraded tensor's key: bump when a chain's
+/// output changes.
+pub const IMAGE_CHAIN_VERSION: &str = "img-chain-1";
+pub const VIDEO_CHAIN_VERSION: &str = "vid-chain-1";
+
 /// The network's H.264 round trip settings (`apply_video_robustness_augmentations` defaults).
 pub const VIDEO_CRF: u32 = 23;
 pub const VIDEO_FPS: u32 = 25;

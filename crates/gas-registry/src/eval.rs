@@ -541,6 +541,11 @@ impl BenchEvaluator {
             run_id: None,
             n_aug_per_dataset: self.cfg.n_aug_per_dataset,
             aug_weight: self.cfg.aug_weight,
+            // one cache of degraded tensors for every model evaluated: the same samples
+            aug_cache: Some(gas_bench::aug_cache::AugCache {
+                dir: self.cfg.cache_dir.join("aug"),
+                readonly: false,
+            }),
             results_dir: Some(run_dir.join("results")),
             scratch_parent: None,
             batch_size: self

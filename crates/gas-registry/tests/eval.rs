@@ -621,6 +621,7 @@ fn cancelled_run_stops_and_writes_nothing(py: &Path) {
         run_id: None,
         n_aug_per_dataset: 0,
         aug_weight: 0.2,
+        aug_cache: None,
         results_dir: Some(work.path().join("results")),
         scratch_parent: None,
         batch_size: 1,

@@ -523,6 +523,7 @@ fn robustness_pass_blends_the_degraded_score() {
     make_data(&py, &data, "video", 4);
     make_data(&py, &data, "audio", 3);
     let res = t.path().join("v");
+    let vcache = t.path().join("vcache");
     let (code, v, err) = bench(
         &[
             "--video-model",
@@ -531,12 +532,15 @@ fn robustness_pass_blends_the_degraded_score() {
             data.join("video").to_str().unwrap(),
             "--n-aug-per-dataset",
             "2",
+            "--aug-cache-dir",
+            vcache.to_str().unwrap(),
         ],
         &res,
     );
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(v["overall"]["n"], 12, "{v:#}");
     assert_eq!(v["robustness"]["n_aug"], 6, "{v:#}");
+    assert_eq!(npy_files(&vcache.join("gascli-v1/vid")).len(), 6);
     reference_agrees(&py, &res, &v, &[]);
     let (code, v, err) = bench(
         &[
@@ -555,6 +559,79 @@ fn robustness_pass_blends_the_degraded_score() {
         v["overall"]["sn34_score"], v["overall"]["binary_sn34_score"],
         "{v:#}"
     );
+}
+
+/// The `.npy` files under `dir`, sorted.
+fn npy_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "npy") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `--aug-cache-dir`: the degraded tensors are stored (one per augmented sample) and a later
+/// run reads them instead of recomputing — shown by tampering with every entry, which a
+/// `--aug-cache-readonly` run then scores (and leaves as it is); without the cache the figures
+/// come back.
+#[test]
+fn aug_cache_stores_and_reuses_degraded_tensors() {
+    if python().is_none() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let cache = t.path().join("aug");
+    let run = |extra: &[&str], dir: &str| {
+        let mut a = vec![
+            "--image-model",
+            "examples/image-detector",
+            "--data-dir",
+            "examples/data/image",
+            "--n-aug-per-dataset",
+            "4",
+        ];
+        a.extend_from_slice(extra);
+        bench(&a, &t.path().join(dir))
+    };
+    let c = cache.to_str().unwrap();
+    let (code, first, err) = run(&["--aug-cache-dir", c], "1");
+    assert_eq!(code, Some(0), "{err}");
+    let files = npy_files(&cache.join("gascli-v1/img"));
+    assert_eq!(files.len(), 12, "{files:?}");
+    let (code, again, err) = run(&["--aug-cache-dir", c, "--aug-cache-readonly"], "2");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(again["robustness"], first["robustness"]);
+    // every entry replaced by a mid-grey tensor of the same shape
+    for f in &files {
+        let n = gas_media::npy::read(f).unwrap();
+        let len: usize = n.shape.iter().product();
+        gas_media::npy::write_u8(f, &n.shape, &vec![128u8; len]).unwrap();
+    }
+    let stamp = |f: &PathBuf| std::fs::metadata(f).unwrap().modified().unwrap();
+    let before: Vec<_> = files.iter().map(stamp).collect();
+    let (code, grey, err) = run(&["--aug-cache-dir", c, "--aug-cache-readonly"], "3");
+    assert_eq!(code, Some(0), "{err}");
+    assert_ne!(
+        grey["robustness"]["aug_sn34_score"], first["robustness"]["aug_sn34_score"],
+        "the cached (grey) tensors were scored"
+    );
+    assert_eq!(
+        files.iter().map(stamp).collect::<Vec<_>>(),
+        before,
+        "read-only"
+    );
+    let (code, fresh, err) = run(&[], "4");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(fresh["robustness"], first["robustness"]);
 }
 
 /// `python/reference/robustness.py` (the network's `_compute_aug_metrics` and blend, step by

@@ -88,12 +88,12 @@ pub struct Args {
     /// w of the blend above (the network's default 0.2).
     #[arg(long, default_value_t = 0.2, value_name = "W")]
     pub aug_weight: f64,
-    /// Accepted for gasbench command lines; gascli recomputes the degraded tensors (same
-    /// values, no cache needed), so the directory is not used.
+    /// Cache the robustness pass's degraded tensors here and reuse them in later runs (keyed by
+    /// the sample's content, the chain's version and the model's preprocessing options).
     #[arg(long, value_name = "DIR")]
     pub aug_cache_dir: Option<PathBuf>,
-    /// Accepted for gasbench command lines (see --aug-cache-dir).
-    #[arg(long)]
+    /// Use --aug-cache-dir's entries but never write to it (a shared, pre-filled cache).
+    #[arg(long, requires = "aug_cache_dir")]
     pub aug_cache_readonly: bool,
     /// Decode JPEGs at a reduced DCT scale when the target is much smaller: faster, NOT network-exact.
     #[arg(long)]
@@ -210,11 +210,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.holdout_weight,
     )
     .map_err(anyhow::Error::msg)?;
-    if args.aug_cache_dir.is_some() || args.aug_cache_readonly {
-        eprintln!(
-            "note: --aug-cache-dir / --aug-cache-readonly are accepted for gasbench command lines but not used: gascli recomputes the degraded tensors (the same values)"
-        );
-    }
     if !(0.0..=1.0).contains(&args.aug_weight) {
         bail!(
             "--aug-weight must be between 0 and 1, got {}",
@@ -276,6 +271,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             run_id: args.run_id.clone(),
             n_aug_per_dataset: args.n_aug_per_dataset,
             aug_weight: args.aug_weight,
+            aug_cache: args
+                .aug_cache_dir
+                .clone()
+                .map(|dir| gas_bench::aug_cache::AugCache {
+                    dir,
+                    readonly: args.aug_cache_readonly,
+                }),
             results_dir: Some(results_dir),
             scratch_parent: None,
             batch_size: args
