@@ -1,7 +1,9 @@
 //! Self-contained HTML report of one benchmark run: header (model, mode, sn34), overall metrics,
-//! per-dataset table, reliability diagram, p_synthetic histograms per class, and the worst
-//! misclassified samples. Inline CSS and inline SVG only: no scripts, fonts or other resources
-//! are loaded, so the file opens offline and on a phone.
+//! per-dataset table, reliability diagram, p_synthetic histograms per class, the worst
+//! misclassified samples, and with the robustness pass its figures, a paired plot and the ten
+//! worst-degraded samples with thumbnails of what the model saw (as is and degraded). Inline
+//! CSS, inline SVG and inline PNG data URIs only: no scripts, fonts or other resources are
+//! loaded, so the file opens offline and on a phone.
 //!
 //! Input: the typed [`BenchResults`] and the per-sample predictions, both in memory. Everything
 //! that comes from the user (dataset names, ids, model names) is HTML-escaped.
@@ -83,11 +85,54 @@ th{background:var(--card);font-weight:600}
 figure{margin:0;background:var(--card);border-radius:8px;padding:10px}
 figcaption{font-size:.85rem;color:var(--muted);margin-top:4px}
 svg{width:100%;height:auto;display:block}
+img.thumb{display:block;image-rendering:pixelated;max-width:72px;max-height:72px}
 svg text{font-size:11px;fill:var(--muted)}
 .legend span{display:inline-block;margin-right:12px;font-size:.85rem}
 .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:middle}
 @media (max-width:600px){main{padding:10px}th,td{padding:5px 6px;font-size:13px}td:first-child,td.id{white-space:normal;overflow-wrap:anywhere;min-width:9ch}}
 "#;
+
+/// Thumbnails of the samples the robustness pass saw, as the model received them: keyed by
+/// (dataset, sample id), data URIs of small PNGs ([`thumbnail`]).
+#[derive(Debug, Clone, Default)]
+pub struct Thumbnails {
+    pub base: BTreeMap<(String, String), String>,
+    pub degraded: BTreeMap<(String, String), String>,
+}
+
+/// Longest side of a thumbnail, in pixels.
+pub const THUMB_SIDE: usize = 72;
+
+/// A `data:image/png;base64,…` thumbnail of a `u8` tensor of `shape` `[3, H, W]` (an image) or
+/// `[T, 3, H, W]` (a clip: its first frame), nearest-neighbour scaled to at most
+/// [`THUMB_SIDE`] px; `None` for other shapes.
+pub fn thumbnail(chw: &[u8], shape: &[usize]) -> Option<String> {
+    use base64::Engine as _;
+    let (h, w) = match shape {
+        [3, h, w] | [_, 3, h, w] => (*h, *w),
+        _ => return None,
+    };
+    if h == 0 || w == 0 || chw.len() < 3 * h * w {
+        return None;
+    }
+    let step = h.max(w).div_ceil(THUMB_SIDE).max(1);
+    let (th, tw) = (h.div_ceil(step), w.div_ceil(step));
+    let plane = h * w;
+    let mut rgb = Vec::with_capacity(th * tw * 3);
+    for y in 0..th {
+        for x in 0..tw {
+            let at = y * step * w + x * step;
+            rgb.extend([chw[at], chw[plane + at], chw[2 * plane + at]]);
+        }
+    }
+    let img = image::RgbImage::from_raw(tw as u32, th as u32, rgb)?;
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png).ok()?;
+    Some(format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png.into_inner())
+    ))
+}
 
 /// Renders the report. Never fails: missing figures show as "—" and empty predictions produce
 /// a note instead of charts.
@@ -95,6 +140,16 @@ pub fn render_html(
     results: &BenchResults,
     preds: &[PredictionRow],
     aug: &[PredictionRow],
+) -> String {
+    render_html_with(results, preds, aug, &Thumbnails::default())
+}
+
+/// [`render_html`] with thumbnails in the worst-degraded table.
+pub fn render_html_with(
+    results: &BenchResults,
+    preds: &[PredictionRow],
+    aug: &[PredictionRow],
+    thumbs: &Thumbnails,
 ) -> String {
     let mut h = String::with_capacity(32 * 1024);
     let model_name = if results.model.name.is_empty() {
@@ -115,7 +170,7 @@ pub fn render_html(
     charts(&mut h, preds);
     worst(&mut h, preds);
     robustness(&mut h, results);
-    paired(&mut h, preds, aug);
+    paired(&mut h, preds, aug, thumbs);
     extras(&mut h, results);
     let _ = writeln!(
         h,
@@ -568,7 +623,7 @@ const PAIRED_MAX_POINTS: usize = 2000;
 
 /// The robustness pass, sample by sample: the correct-class probability as is (x) against the
 /// degraded copy's (y); points under the diagonal lost confidence.
-fn paired(h: &mut String, preds: &[PredictionRow], aug: &[PredictionRow]) {
+fn paired(h: &mut String, preds: &[PredictionRow], aug: &[PredictionRow], thumbs: &Thumbnails) {
     if aug.is_empty() {
         return;
     }
@@ -627,14 +682,26 @@ fn paired(h: &mut String, preds: &[PredictionRow], aug: &[PredictionRow]) {
     worst.sort_by(|a, b| (b.0 - b.1).total_cmp(&(a.0 - a.1)));
     h.push_str(
         "<div class=\"scroll\"><table id=\"degraded\"><thead><tr><th class=\"l\">dataset</th>\
-         <th class=\"l\">sample</th><th>p as is</th><th>p degraded</th><th>lost</th></tr></thead><tbody>",
+         <th class=\"l\">sample</th><th>as is</th><th>degraded</th><th>p as is</th><th>p degraded</th><th>lost</th></tr></thead><tbody>",
     );
+    let img = |m: &BTreeMap<(String, String), String>, r: &PredictionRow| {
+        m.get(&(r.dataset.clone(), r.sample_id.clone()))
+            .map(|uri| {
+                format!(
+                    "<img class=\"thumb\" alt=\"\" src=\"{}\">",
+                    escape_html(uri)
+                )
+            })
+            .unwrap_or_else(|| "—".into())
+    };
     for (x, y, r) in worst.into_iter().take(10) {
         let _ = write!(
             h,
-            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{x:.4}</td><td>{y:.4}</td><td>{:.4}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{x:.4}</td><td>{y:.4}</td><td>{:.4}</td></tr>",
             escape_html(&r.dataset),
             escape_html(&r.sample_id),
+            img(&thumbs.base, r),
+            img(&thumbs.degraded, r),
             x - y
         );
     }

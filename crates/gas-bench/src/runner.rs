@@ -245,11 +245,27 @@ impl RunFiles {
         predictions: &[PredictionRow],
         aug: &[PredictionRow],
     ) -> Self {
+        Self::render_with(
+            results,
+            predictions,
+            aug,
+            &crate::report::Thumbnails::default(),
+        )
+    }
+
+    /// [`Self::render`] with the samples' thumbnails for the report.
+    pub fn render_with(
+        results: &BenchResults,
+        predictions: &[PredictionRow],
+        aug: &[PredictionRow],
+        thumbs: &crate::report::Thumbnails,
+    ) -> Self {
         RunFiles {
             // A plain struct of numbers, strings and maps with string keys: cannot fail.
             results_json: serde_json::to_vec_pretty(results).unwrap_or_default(),
             predictions_csv: gas_score::predictions_csv(predictions),
-            report_html: crate::report::render_html(results, predictions, aug).into_bytes(),
+            report_html: crate::report::render_html_with(results, predictions, aug, thumbs)
+                .into_bytes(),
             predictions_aug_csv: (!aug.is_empty()).then(|| gas_score::predictions_csv(aug)),
         }
     }
@@ -307,7 +323,8 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
             ..d.clone()
         })
         .collect();
-    let run = run_pipeline(opts, plan.datasets, &media, &mut session, &bar);
+    let run = run_pipeline(opts, plan.datasets, &media, &mut session, &bar, None);
+    // the pass also makes thumbnails of each sample as is and degraded, for the report
     let aug = match &run {
         Ok(_) if n_aug > 0 => Some(run_pipeline(
             opts,
@@ -315,6 +332,7 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
             &media.augmented().with_aug_cache(opts.aug_cache.clone()),
             &mut session,
             &bar,
+            Some(&media),
         )),
         _ => None,
     };
@@ -327,9 +345,11 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
         robustness(opts, &mut results, &run, aug);
     }
     weigh_rows(&mut run.predictions, &opts.weighting, &results);
-    let mut aug_predictions = aug.map(|a| a.predictions).unwrap_or_default();
+    let (mut aug_predictions, thumbs) = aug
+        .map(|a| (a.predictions, a.thumbnails))
+        .unwrap_or_default();
     weigh_rows(&mut aug_predictions, &opts.weighting, &results);
-    let files = RunFiles::render(&results, &run.predictions, &aug_predictions);
+    let files = RunFiles::render_with(&results, &run.predictions, &aug_predictions, &thumbs);
     if let Some(dir) = &opts.results_dir {
         files.write(dir)?;
     }
@@ -696,9 +716,14 @@ struct Item {
     label: Label,
 }
 
+/// A sample's thumbnails (as is, degraded) in the robustness pass ([`crate::report::thumbnail`]).
+type SampleThumbs = [Option<String>; 2];
+
 struct ReadyBatch {
     items: Vec<Item>,
     batch: Batch,
+    /// Thumbnails per item in the robustness pass.
+    thumbs: Vec<SampleThumbs>,
 }
 
 /// What the producer thread sends to the inference loop.
@@ -727,6 +752,8 @@ struct PipelineRun {
     errors: ErrorSummary,
     failed_per_dataset: BTreeMap<String, u64>,
     skipped: Vec<SkippedDataset>,
+    /// The robustness pass's thumbnails.
+    thumbnails: crate::report::Thumbnails,
     prep_time: Duration,
     infer_time: Duration,
 }
@@ -740,6 +767,7 @@ fn run_pipeline(
     media: &MediaOptions,
     session: &mut WorkerSession,
     bar: &indicatif::ProgressBar,
+    thumbs_as_is: Option<&MediaOptions>,
 ) -> Result<PipelineRun, BenchError> {
     // Checked here so a config without a valid sample shape fails before any sample is read.
     media.sample_shape()?;
@@ -757,6 +785,7 @@ fn run_pipeline(
         skip_missing: opts.skip_missing,
         media: media.clone(),
         batch_size: opts.batch_size.max(1),
+        thumbs_as_is: thumbs_as_is.cloned(),
         bar: bar.clone(),
         cancel: opts.cancel.clone(),
         tx,
@@ -780,6 +809,7 @@ fn run_pipeline(
         errors: inference.errors,
         failed_per_dataset: inference.failed_per_dataset,
         skipped: inference.skipped,
+        thumbnails: inference.thumbnails,
         prep_time,
         infer_time: inference.infer_time,
     })
@@ -792,6 +822,9 @@ struct Producer {
     skip_missing: bool,
     media: MediaOptions,
     batch_size: usize,
+    /// The robustness pass: thumbnails of each sample degraded and, preprocessed with these
+    /// options, as is.
+    thumbs_as_is: Option<MediaOptions>,
     bar: indicatif::ProgressBar,
     cancel: Option<Arc<AtomicBool>>,
     tx: SyncSender<Msg>,
@@ -887,14 +920,29 @@ impl Producer {
     /// Preprocesses `pending` in parallel and sends the batch (and each failure).
     fn batch(&self, pending: &mut Vec<Sample>, prep_time: &mut Duration) -> Result<(), Stop> {
         let t = Instant::now();
-        let results: Vec<Result<Tensor, String>> = pending
+        let shape = self.media.sample_shape().unwrap_or_default();
+        let results: Vec<(Result<Tensor, String>, SampleThumbs)> = pending
             .par_iter()
-            .map(|s| preprocess_sample(&self.media, &s.media))
+            .map(|s| {
+                let r = preprocess_sample(&self.media, &s.media);
+                let thumbs = match (&self.thumbs_as_is, &r) {
+                    (Some(plain), Ok(Tensor::U8(v))) => [
+                        match preprocess_sample(plain, &s.media) {
+                            Ok(Tensor::U8(p)) => crate::report::thumbnail(&p, &shape),
+                            _ => None,
+                        },
+                        crate::report::thumbnail(v, &shape),
+                    ],
+                    _ => [None, None],
+                };
+                (r, thumbs)
+            })
             .collect();
         *prep_time += t.elapsed();
         let mut items = Vec::new();
         let mut tensors = Vec::new();
-        for (s, r) in pending.drain(..).zip(results) {
+        let mut all_thumbs = Vec::new();
+        for (s, (r, thumbs)) in pending.drain(..).zip(results) {
             let item = Item {
                 dataset: s.dataset,
                 id: s.id,
@@ -904,6 +952,7 @@ impl Producer {
                 Ok(t) => {
                     items.push(item);
                     tensors.push(t);
+                    all_thumbs.push(thumbs);
                 }
                 Err(message) => {
                     self.bar.inc(1);
@@ -919,7 +968,11 @@ impl Producer {
             return Ok(());
         }
         match self.media.stack(tensors) {
-            Ok(batch) => self.send(Msg::Batch(ReadyBatch { items, batch })),
+            Ok(batch) => self.send(Msg::Batch(ReadyBatch {
+                items,
+                batch,
+                thumbs: all_thumbs,
+            })),
             // Unreachable: the shape was checked before the producer started.
             Err(e) => {
                 for item in items {
@@ -953,6 +1006,7 @@ struct Inference {
     errors: ErrorSummary,
     failed_per_dataset: BTreeMap<String, u64>,
     skipped: Vec<SkippedDataset>,
+    thumbnails: crate::report::Thumbnails,
     infer_time: Duration,
     batch_index: usize,
 }
@@ -967,6 +1021,7 @@ impl Inference {
             errors: ErrorSummary::default(),
             failed_per_dataset: BTreeMap::new(),
             skipped: Vec::new(),
+            thumbnails: Default::default(),
             infer_time: Duration::ZERO,
             batch_index: 0,
         }
@@ -1028,6 +1083,15 @@ impl Inference {
     ) -> Result<(), WorkerError> {
         let t = Instant::now();
         let n = rb.items.len();
+        for (item, [as_is, degraded]) in rb.items.iter().zip(rb.thumbs) {
+            let key = (item.dataset.clone(), item.id.clone());
+            if let Some(th) = as_is {
+                self.thumbnails.base.insert(key.clone(), th);
+            }
+            if let Some(th) = degraded {
+                self.thumbnails.degraded.insert(key, th);
+            }
+        }
         let res = session.worker.infer(self.batch_index, &rb.batch);
         self.infer_time += t.elapsed();
         session.sample_peak();

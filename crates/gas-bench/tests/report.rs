@@ -322,3 +322,43 @@ fn report_shows_the_robustness_pass_when_it_ran() {
     );
     assert!(html.contains("robustness (degraded / base) 0.556 on 5 degraded samples"));
 }
+
+/// A thumbnail is the tensor's pixels (nearest-neighbour, first frame of a clip) as a PNG data
+/// URI no larger than THUMB_SIDE; other shapes give none.
+#[test]
+fn thumbnails_show_the_tensor() {
+    use base64::Engine as _;
+    let (h, w) = (150usize, 100usize);
+    let mut chw = vec![0u8; 3 * h * w];
+    for y in 0..h {
+        for x in 0..w {
+            chw[y * w + x] = (x * 2) as u8;
+            chw[h * w + y * w + x] = y as u8;
+            chw[2 * h * w + y * w + x] = 7;
+        }
+    }
+    let decode = |uri: String| {
+        let b64 = uri.strip_prefix("data:image/png;base64,").unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        image::load_from_memory(&png).unwrap().to_rgb8()
+    };
+    let img = decode(gas_bench::report::thumbnail(&chw, &[3, h, w]).unwrap());
+    // step ceil(150 / 72) = 3: 50 × 34
+    assert_eq!((img.width(), img.height()), (34, 50));
+    for (x, y) in [(0u32, 0u32), (10, 20), (33, 49)] {
+        let (sx, sy) = (x as usize * 3, y as usize * 3);
+        assert_eq!(
+            img.get_pixel(x, y).0,
+            [(sx * 2) as u8, sy as u8, 7],
+            "({x}, {y})"
+        );
+    }
+    let mut clip = chw.clone();
+    clip.extend(vec![255u8; 3 * h * w]);
+    let first = decode(gas_bench::report::thumbnail(&clip, &[2, 3, h, w]).unwrap());
+    assert_eq!(first, img, "a clip shows its first frame");
+    assert!(gas_bench::report::thumbnail(&chw, &[h * w * 3]).is_none());
+    assert!(gas_bench::report::thumbnail(&chw[..10], &[3, h, w]).is_none());
+}

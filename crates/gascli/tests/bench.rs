@@ -485,10 +485,13 @@ fn robustness_pass_blends_the_degraded_score() {
     assert_eq!(csv.lines().count(), 61);
     let aug_csv = std::fs::read_to_string(t.path().join("predictions_aug.csv")).unwrap();
     assert_eq!(aug_csv.lines().count(), 16);
-    assert!(
-        std::fs::read_to_string(t.path().join("report.html"))
-            .unwrap()
-            .contains("id=\"paired\"")
+    let report = std::fs::read_to_string(t.path().join("report.html")).unwrap();
+    assert!(report.contains("id=\"paired\""));
+    // the ten worst-degraded samples, each as is and degraded
+    assert_eq!(
+        report.matches("<img class=\"thumb\"").count(),
+        20,
+        "thumbnails"
     );
     // the network's formulas (our step-by-step reference) on the same predictions
     reference_agrees(&py, t.path(), &v, &[]);
