@@ -8,15 +8,14 @@ use gas_bench::runner::{
     BenchError, BenchOptions, BenchOutcome, RunFiles, default_batch_size, run_bench,
 };
 use gas_bench::worker::{find_python, find_worker_script};
-use gas_datasets::{Mode, default_cache_dir};
+use gas_datasets::default_cache_dir;
 use gas_package::Modality;
 use gas_score::Weighting;
 
-use super::dataset_args::DatasetArgs;
+use super::dataset_args::{DatasetArgs, ModeArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("models").required(true).multiple(true))]
-#[command(group = clap::ArgGroup::new("mode").multiple(false))]
 pub struct Args {
     /// Image model: package directory or ZIP.
     #[arg(long, group = "models", value_name = "PATH")]
@@ -27,18 +26,8 @@ pub struct Args {
     /// Audio model: package directory or ZIP.
     #[arg(long, group = "models", value_name = "PATH")]
     pub audio_model: Option<PathBuf>,
-    /// Debug mode (the network's): the first catalog dataset, 100 images / 50 videos / 50 clips
-    /// in total.
-    #[arg(long, group = "mode")]
-    pub debug: bool,
-    /// Small mode, the network's entrance exam: 5 000 samples per modality, split over the
-    /// datasets as the network splits them (100 per archive, 1 archive per dataset).
-    #[arg(long, group = "mode")]
-    pub small: bool,
-    /// Full mode (the default, as gasbench): 55 000 images / 26 000 videos / 37 000 clips split
-    /// over the datasets, the catalog's own archive limits.
-    #[arg(long, group = "mode")]
-    pub full: bool,
+    #[command(flatten)]
+    pub mode: ModeArgs,
     #[command(flatten)]
     pub data: DatasetArgs,
     /// Where remote datasets are downloaded (default: $GASCLI_CACHE_DIR or ~/.cache/gascli).
@@ -216,13 +205,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.aug_weight
         );
     }
-    let mode = if args.debug {
-        Mode::Debug
-    } else if args.small {
-        Mode::Small
-    } else {
-        Mode::Full
-    };
+    let mode = args.mode.mode();
     let python = match args.worker.python.clone().or_else(find_python) {
         Some(p) => p,
         None => bail!(

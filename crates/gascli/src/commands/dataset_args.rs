@@ -12,6 +12,36 @@ use gas_package::Modality;
 /// `--dataset-config` / `--data-dir` is given).
 pub const DEFAULT_CATALOG: &str = include_str!("../../../../catalogs/network-public.yaml");
 
+/// The network's run modes, as gasbench names them (`d bench` and `d datasets`).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(multiple = false)]
+pub struct ModeArgs {
+    /// Debug mode (the network's): the first catalog dataset, 100 images / 50 videos / 50 clips
+    /// in total.
+    #[arg(long)]
+    pub debug: bool,
+    /// Small mode, the network's entrance exam: 5 000 samples per modality, split over the
+    /// datasets as the network splits them (100 per archive, 1 archive per dataset).
+    #[arg(long)]
+    pub small: bool,
+    /// Full mode (the default, as gasbench): 55 000 images / 26 000 videos / 37 000 clips split
+    /// over the datasets, the catalog's own archive limits.
+    #[arg(long)]
+    pub full: bool,
+}
+
+impl ModeArgs {
+    pub fn mode(&self) -> gas_datasets::Mode {
+        if self.debug {
+            gas_datasets::Mode::Debug
+        } else if self.small {
+            gas_datasets::Mode::Small
+        } else {
+            gas_datasets::Mode::Full
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DatasetArgs {
     /// Dataset catalog YAML (`datasets:` list or `image:`/`video:`/`audio:` groups); repeatable.

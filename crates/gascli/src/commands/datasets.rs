@@ -9,7 +9,7 @@ use gas_datasets::plan::plan_run;
 use gas_datasets::{Mode, OpenOptions, default_cache_dir};
 use gas_package::Modality;
 
-use super::dataset_args::DatasetArgs;
+use super::dataset_args::{DatasetArgs, ModeArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,20 +29,12 @@ pub enum Action {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group = clap::ArgGroup::new("mode").multiple(false))]
 pub struct Common {
     /// Only this modality (default: all three).
     #[arg(long, value_parser = ["image", "video", "audio", "all"])]
     pub modality: Option<String>,
-    /// Debug mode: the first dataset of each modality, 100 / 50 / 50 samples.
-    #[arg(long, group = "mode")]
-    pub debug: bool,
-    /// Small mode (the entrance exam): 5 000 samples per modality.
-    #[arg(long, group = "mode")]
-    pub small: bool,
-    /// Full mode (the default, as gasbench): 55 000 / 26 000 / 37 000 samples.
-    #[arg(long, group = "mode")]
-    pub full: bool,
+    #[command(flatten)]
+    pub mode: ModeArgs,
     #[command(flatten)]
     pub data: DatasetArgs,
     /// Download cache (default: $GASCLI_CACHE_DIR or ~/.cache/gascli).
@@ -77,13 +69,7 @@ pub struct Download {
 
 impl Common {
     fn mode(&self) -> Mode {
-        if self.debug {
-            Mode::Debug
-        } else if self.small {
-            Mode::Small
-        } else {
-            Mode::Full
-        }
+        self.mode.mode()
     }
 
     fn modalities(&self) -> Vec<Modality> {
