@@ -220,8 +220,9 @@ for m in $MODALITIES; do
     mkdir -p "$dir/gascli-data/real" "$dir/gascli-data/synthetic"
     fill_cache "$m" "$size" "$src" "$dir/gb-cache" "$dir/catalog.yaml"
     for cls in real synthetic; do
-      ls "$src/$cls" | head -n "$((size / 2))" | while read -r f; do
-        ln -s "$src/$cls/$f" "$dir/gascli-data/$cls/$f"
+      files=("$src/$cls"/*)
+      for f in "${files[@]:0:$((size / 2))}"; do
+        ln -s "$f" "$dir/gascli-data/$cls/"
       done
     done
     # gascli's counterpart of the filled cache: its cache step's on-disk store, warmed by one
