@@ -315,13 +315,7 @@ pub fn degrade_video(
         let Some(f) = reader.next_frame()? else {
             break;
         };
-        let mut data = Vec::with_capacity(f.width * f.height * 3);
-        for r in 0..f.height {
-            data.extend_from_slice(&f.data[r * f.stride..r * f.stride + f.width * 3]);
-        }
-        if let Some(img) = RgbImage::from_raw(f.width as u32, f.height as u32, data) {
-            out.push(img);
-        }
+        out.push(f.to_image());
     }
     while out.len() < t {
         let Some(last) = out.last().cloned() else {

@@ -232,15 +232,7 @@ pub fn preprocess_video_augmented_with(
 ) -> Result<Vec<u8>, MediaError> {
     let t = opts.num_frames as usize;
     let mut frames: Vec<crate::RgbImage> = Vec::with_capacity(t);
-    for_selected_frames(input, opts, backend, |f| {
-        let mut data = Vec::with_capacity(f.width * f.height * 3);
-        for r in 0..f.height {
-            data.extend_from_slice(&f.data[r * f.stride..r * f.stride + f.width * 3]);
-        }
-        if let Some(img) = crate::RgbImage::from_raw(f.width as u32, f.height as u32, data) {
-            frames.push(img);
-        }
-    })?;
+    for_selected_frames(input, opts, backend, |f| frames.push(f.to_image()))?;
     while frames.len() < t {
         let Some(last) = frames.last().cloned() else {
             break;

@@ -94,6 +94,15 @@ impl RgbFrame<'_> {
         width: 0,
         height: 0,
     };
+
+    /// The frame as an owned image (its rows, without the stride's padding).
+    pub fn to_image(&self) -> crate::RgbImage {
+        let mut data = Vec::with_capacity(self.width * self.height * 3);
+        for r in 0..self.height {
+            data.extend_from_slice(&self.data[r * self.stride..r * self.stride + self.width * 3]);
+        }
+        crate::RgbImage::from_raw(self.width as u32, self.height as u32, data).unwrap_or_default()
+    }
 }
 
 enum Reader<'a> {
