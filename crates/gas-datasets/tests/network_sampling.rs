@@ -185,6 +185,25 @@ fn catalog(
     p
 }
 
+/// The reference's answer (`{"datasets": [...]}`) to `job`, through files in `dir`.
+fn reference(py: &Path, dir: &Path, job: &Value) -> Value {
+    let job_path = dir.join("job.json");
+    let out_path = dir.join("out.json");
+    std::fs::write(&job_path, serde_json::to_vec(job).unwrap()).unwrap();
+    let out = Command::new(py)
+        .arg(root().join("python/reference/dataset_sampling.py"))
+        .arg(&job_path)
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap()
+}
+
 #[test]
 fn sample_lists_match_the_reference() {
     let Some(py) = venv_python(&["numpy", "yaml"]) else {
@@ -253,21 +272,7 @@ fn sample_lists_match_the_reference() {
             "content_category": category, "per_dataset": per_dataset,
             "listings": listings,
         });
-        let job_path = t.path().join("job.json");
-        let out_path = t.path().join("out.json");
-        std::fs::write(&job_path, serde_json::to_vec(&job).unwrap()).unwrap();
-        let out = Command::new(&py)
-            .arg(root().join("python/reference/dataset_sampling.py"))
-            .arg(&job_path)
-            .arg(&out_path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let want: Value = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+        let want = reference(&py, t.path(), &job);
         let want = want["datasets"].as_array().unwrap();
         assert_eq!(ours.len(), want.len(), "case {case}: datasets");
         for (a, b) in ours.iter().zip(want) {
@@ -444,21 +449,7 @@ fn gasstation_weeks_match_the_reference() {
             "per_dataset": null, "today": today.to_string(), "num_weeks": num_weeks,
             "listings": listings,
         });
-        let job_path = t.path().join("job.json");
-        let out_path = t.path().join("out.json");
-        std::fs::write(&job_path, serde_json::to_vec(&job).unwrap()).unwrap();
-        let out = Command::new(&py)
-            .arg(root().join("python/reference/dataset_sampling.py"))
-            .arg(&job_path)
-            .arg(&out_path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let want: Value = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+        let want = reference(&py, t.path(), &job);
         let want = want["datasets"].as_array().unwrap();
         assert_eq!(plan.datasets.len(), want.len(), "case {case}");
         for (p, w) in plan.datasets.iter().zip(want) {
