@@ -251,6 +251,32 @@ pub fn list_network(path: &Path, spec: &DatasetSpec) -> Result<NetworkListing, L
     Ok(NetworkListing { columns, rows })
 }
 
+/// Reads column `index` (named `name`) of the file and hands each row's text to `each`
+/// (row number, `None` for a null cell), batch by batch.
+fn for_each_cell(
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    index: usize,
+    name: &str,
+    mut each: impl FnMut(usize, Option<String>),
+) -> Result<(), ListError> {
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(8192)
+        .build()
+        .map_err(|e| format!("cannot read column {name:?}: {e}"))?;
+    let mut base = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| format!("corrupt data in column {name:?}: {e}"))?;
+        let col = batch.column(0);
+        for r in 0..batch.num_rows() {
+            each(base + r, cell_text(col, r)?);
+        }
+        base += batch.num_rows();
+    }
+    Ok(())
+}
+
 /// The non-null values of a text column, in row order; `Ok(None)` when the file has no column of
 /// that name (a GAS-Station metadata parquet's `archive_filename`).
 pub fn text_column(path: &Path, name: &str) -> Result<Option<Vec<String>>, ListError> {
@@ -263,30 +289,16 @@ pub fn text_column(path: &Path, name: &str) -> Result<Option<Vec<String>>, ListE
     else {
         return Ok(None);
     };
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [i]);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(8192)
-        .build()
-        .map_err(|e| format!("cannot read column {name:?}: {e}"))?;
+    let data_type = builder.schema().field(i).data_type().clone();
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| format!("corrupt data in column {name:?}: {e}"))?;
-        let col = batch.column(0);
-        for r in 0..batch.num_rows() {
-            match cell_text(col, r) {
-                Ok(Some(v)) => out.push(v),
-                Ok(None) => {}
-                Err(_) => {
-                    return Err(ListError::File(format!(
-                        "column {name:?} has type {}, not text",
-                        col.data_type()
-                    )));
-                }
-            }
-        }
+    match for_each_cell(builder, i, name, |_, v| out.extend(v)) {
+        Ok(()) => Ok(Some(out)),
+        // a type `cell_text` does not read is the file's fault here, not a catalog field's
+        Err(ListError::Spec { .. }) => Err(ListError::File(format!(
+            "column {name:?} has type {data_type}, not text"
+        ))),
+        Err(e) => Err(e),
     }
-    Ok(Some(out))
 }
 
 /// Row numbers passing `filter_column == filter_value` (all rows without a filter).
@@ -311,24 +323,12 @@ fn filtered_rows(
             ),
         ));
     };
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [fi]);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(8192)
-        .build()
-        .map_err(|e| format!("cannot read column {fcol:?}: {e}"))?;
     let mut rows = Vec::new();
-    let mut base = 0usize;
-    for batch in reader {
-        let batch = batch.map_err(|e| format!("corrupt data in column {fcol:?}: {e}"))?;
-        let col = batch.column(0);
-        for r in 0..batch.num_rows() {
-            if cell_text(col, r)?.as_deref() == Some(fval.as_str()) {
-                rows.push(base + r);
-            }
+    for_each_cell(builder, fi, fcol, |row, v| {
+        if v.as_deref() == Some(fval.as_str()) {
+            rows.push(row);
         }
-        base += batch.num_rows();
-    }
+    })?;
     Ok(rows)
 }
 
