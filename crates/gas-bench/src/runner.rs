@@ -59,6 +59,12 @@ use gas_datasets::{
 
 /// Ready batches buffered ahead of the worker.
 pub const PIPELINE_DEPTH: usize = 2;
+/// Tensor bytes the main pass may preprocess ahead while the worker starts
+/// ([`startup_depth`]).
+pub const STARTUP_PREFETCH_BYTES: usize = 96 << 20;
+/// Samples per pool thread that the producer preprocesses in one parallel step
+/// (`Producer::window`).
+pub const PAR_WINDOW_PER_THREAD: usize = 8;
 /// Fresh workers started after a crash or timeout before the run gives up.
 pub const MAX_WORKER_RESTARTS: usize = 2;
 
@@ -306,7 +312,6 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
     let scratch = Scratch::prepare(&pkg, opts.scratch_parent.as_deref())?;
     let media = MediaOptions::from_config(pkg.config(), opts.decode_flags())
         .with_reencode_cache(&opts.cache_dir.join("reencoded"));
-    let mut session = WorkerSession::start(opts, &pkg, &scratch, &media)?;
     let media_types: BTreeMap<String, Label> = plan
         .datasets
         .iter()
@@ -323,7 +328,13 @@ pub fn run_bench(opts: &BenchOptions) -> Result<BenchOutcome, BenchError> {
             ..d.clone()
         })
         .collect();
-    let run = run_pipeline(opts, plan.datasets, &media, &mut session, &bar, None);
+    // The main pass starts reading and preprocessing before the worker is up (the worker's
+    // start is mostly one core importing torch); a worker that fails to start drops the
+    // producer, which stops at its next batch.
+    let depth = startup_depth(&media, opts.batch_size);
+    let main_pass = start_producer(opts, plan.datasets, &media, &bar, None, depth)?;
+    let mut session = WorkerSession::start(opts, &pkg, &scratch, &media)?;
+    let run = finish_pipeline(opts, main_pass, &mut session, &bar);
     // the pass also makes thumbnails of each sample as is and degraded, for the report
     let aug = match &run {
         Ok(_) if n_aug > 0 => Some(run_pipeline(
@@ -769,10 +780,44 @@ fn run_pipeline(
     bar: &indicatif::ProgressBar,
     thumbs_as_is: Option<&MediaOptions>,
 ) -> Result<PipelineRun, BenchError> {
+    let started = start_producer(opts, datasets, media, bar, thumbs_as_is, PIPELINE_DEPTH)?;
+    finish_pipeline(opts, started, session, bar)
+}
+
+/// A producer already reading and preprocessing: its batches arrive on `rx`. Dropping it
+/// stops the producer at its next send.
+struct StartedProducer {
+    rx: Receiver<Msg>,
+    handle: JoinHandle<Duration>,
+}
+
+/// How many ready batches the main pass may buffer while the worker is still starting
+/// (Python, torch and the model load take 1–3 s of one core, which the producer uses to get
+/// ahead): about [`STARTUP_PREFETCH_BYTES`] of tensors, at least [`PIPELINE_DEPTH`] batches.
+/// Once the worker runs, the producer can only stay that far ahead, so memory stays bounded.
+fn startup_depth(media: &MediaOptions, batch_size: usize) -> usize {
+    let sample: usize = media.sample_shape().map_or(0, |s| s.iter().product());
+    let element = match media.dtype() {
+        Dtype::F32 => 4,
+        Dtype::U8 => 1,
+    };
+    let batch_bytes = (sample * element * batch_size.max(1)).max(1);
+    (STARTUP_PREFETCH_BYTES / batch_bytes).clamp(PIPELINE_DEPTH, 64)
+}
+
+/// Starts the producer thread with a channel of `depth` batches.
+fn start_producer(
+    opts: &BenchOptions,
+    datasets: Vec<PlannedDataset>,
+    media: &MediaOptions,
+    bar: &indicatif::ProgressBar,
+    thumbs_as_is: Option<&MediaOptions>,
+    depth: usize,
+) -> Result<StartedProducer, BenchError> {
     // Checked here so a config without a valid sample shape fails before any sample is read.
     media.sample_shape()?;
-    let (tx, rx) = sync_channel::<Msg>(PIPELINE_DEPTH);
-    let producer = Producer {
+    let (tx, rx) = sync_channel::<Msg>(depth);
+    let handle = Producer {
         datasets,
         open: OpenOptions {
             mode: opts.mode,
@@ -791,6 +836,20 @@ fn run_pipeline(
         tx,
     }
     .spawn();
+    Ok(StartedProducer { rx, handle })
+}
+
+/// The consumer side of stage 5: the worker runs every batch the producer sends.
+fn finish_pipeline(
+    opts: &BenchOptions,
+    started: StartedProducer,
+    session: &mut WorkerSession,
+    bar: &indicatif::ProgressBar,
+) -> Result<PipelineRun, BenchError> {
+    let StartedProducer {
+        rx,
+        handle: producer,
+    } = started;
     let mut inference =
         Inference::new(session.load.num_classes as usize, session.load.name.clone());
     // `rx` is dropped when `consume` returns, so after a cancel or a fatal error a producer
@@ -880,7 +939,8 @@ impl Producer {
         };
         let (lo, hi) = iter.size_hint();
         self.bar.inc_length(hi.unwrap_or(lo) as u64);
-        let mut pending: Vec<Sample> = Vec::with_capacity(self.batch_size);
+        let window = self.window();
+        let mut pending: Vec<Sample> = Vec::with_capacity(window);
         let mut iter = iter.peekable();
         loop {
             if is_cancelled(&self.cancel) {
@@ -908,7 +968,7 @@ impl Producer {
                 }
                 None => {}
             }
-            if pending.len() == self.batch_size || (done && !pending.is_empty()) {
+            if pending.len() == window || (done && !pending.is_empty()) {
                 self.batch(&mut pending, prep_time)?;
             }
             if done {
@@ -917,7 +977,16 @@ impl Producer {
         }
     }
 
-    /// Preprocesses `pending` in parallel and sends the batch (and each failure).
+    /// Samples preprocessed in one parallel step: whole batches, at least
+    /// [`PAR_WINDOW_PER_THREAD`] per pool thread. One batch of 4 clips on 2 threads would
+    /// leave a thread idle while the slower clip of its pair finishes, once per batch.
+    fn window(&self) -> usize {
+        let want = PAR_WINDOW_PER_THREAD * rayon::current_num_threads();
+        self.batch_size * want.div_ceil(self.batch_size).max(1)
+    }
+
+    /// Preprocesses `pending` (whole batches, the last one possibly short) in parallel, then
+    /// sends its batches in order, each after its failures.
     fn batch(&self, pending: &mut Vec<Sample>, prep_time: &mut Duration) -> Result<(), Stop> {
         let t = Instant::now();
         let shape = self.media.sample_shape().unwrap_or_default();
@@ -939,10 +1008,23 @@ impl Producer {
             })
             .collect();
         *prep_time += t.elapsed();
+        let mut done = pending.drain(..).zip(results).peekable();
+        while done.peek().is_some() {
+            let chunk: Vec<_> = done.by_ref().take(self.batch_size).collect();
+            self.send_batch(chunk)?;
+        }
+        Ok(())
+    }
+
+    /// One batch: its failures, then the stacked tensors of the rest.
+    fn send_batch(
+        &self,
+        chunk: Vec<(Sample, (Result<Tensor, String>, SampleThumbs))>,
+    ) -> Result<(), Stop> {
         let mut items = Vec::new();
         let mut tensors = Vec::new();
         let mut all_thumbs = Vec::new();
-        for (s, (r, thumbs)) in pending.drain(..).zip(results) {
+        for (s, (r, thumbs)) in chunk {
             let item = Item {
                 dataset: s.dataset,
                 id: s.id,
