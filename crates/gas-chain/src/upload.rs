@@ -202,8 +202,16 @@ pub struct UploadClient {
     on_retry: Option<RetryHook>,
 }
 
+/// Installs rustls' ring crypto provider as the process default, once (later calls do nothing):
+/// reqwest is built without a provider of its own (the workspace's Cargo.toml), so every HTTP
+/// client in this crate — and the registry's object-store client — needs it first.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl UploadClient {
     pub fn new(base: &str, hotkey: Hotkey, retry: RetryPolicy) -> Result<Self, UploadError> {
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(15))
             // No total timeout on the PUT (large files); a stalled connection times out instead.

@@ -282,6 +282,7 @@ async fn server_rejects_bad_signature_and_replay() {
     let hk = Hotkey::from_seed([6; 32]);
     let body = b"{\"model_id\":\"x\",\"file_hash\":\"y\"}";
     let mut headers = gas_chain::epistula::sign_request(&hk, body, "");
+    gas_chain::upload::install_tls_provider();
     let http = reqwest::Client::new();
     let send = |hs: Vec<(&'static str, String)>, b: &'static [u8]| {
         let mut r = http.post(format!("{base}/upload/confirm")).body(b);

@@ -136,6 +136,9 @@ fn next_link(h: &str) -> Option<String> {
 }
 
 fn client() -> Result<reqwest::Client, String> {
+    // reqwest is built without a default crypto provider (the workspace's Cargo.toml): rustls'
+    // ring provider, installed once per process (an `Err` means one is installed already).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("gascli/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(30))

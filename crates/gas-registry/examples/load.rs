@@ -61,6 +61,7 @@ async fn main() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, api::router(st)).await });
 
+    gas_chain::upload::install_tls_provider();
     let http = reqwest::Client::new();
     let sem = Arc::new(tokio::sync::Semaphore::new(conc));
     let signers: Vec<Arc<Signer>> = (0..hotkeys)

@@ -77,6 +77,7 @@ impl Store {
             .filter(|(k, _)| k.starts_with("AWS_"))
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();
+        gas_chain::upload::install_tls_provider();
         let (store, prefix) = object_store::parse_url_opts(&parsed, env)?;
         let inner: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
             Arc::from(store)

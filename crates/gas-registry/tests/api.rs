@@ -23,6 +23,7 @@ struct Server {
 }
 
 async fn start(dir: &Path, cfg: ApiConfig) -> Server {
+    gas_chain::upload::install_tls_provider();
     let db = Db::sqlite_file(&dir.join("meta.db")).await.unwrap();
     let store = Store::local(dir.join("objects")).unwrap();
     let auth = ChainAuth::default();
@@ -56,6 +57,7 @@ struct Client {
 impl Client {
     /// A client signing as the hotkey derived from `name`.
     fn new(name: &str) -> Self {
+        gas_chain::upload::install_tls_provider();
         let signer = Signer::named(name);
         Self {
             http: reqwest::Client::new(),
@@ -784,6 +786,7 @@ async fn network_client_request_and_response_shapes() {
     let general = lb("modality=image").await;
     assert_eq!(general["data"]["vertical"], "general");
     assert_eq!(general["data"]["models"], json!([]), "{general}");
+    gas_chain::upload::install_tls_provider();
     let page = reqwest::get(format!("{}/?modality=image&vertical=human", s.base))
         .await
         .unwrap()

@@ -286,6 +286,7 @@ async fn example_detector_passes_exam_and_benchmark(py: &Path, pg: bool) {
 
     // The leaderboard JSON and page, and the miner's signed model list.
     let (base, task) = serve(&db, &store).await;
+    gas_chain::upload::install_tls_provider();
     let http = reqwest::Client::new();
     let lb: Value = http
         .get(format!("{base}/api/v1/leaderboard?modality=image"))
@@ -540,6 +541,7 @@ async fn constant_model_fails_the_exam(py: &Path) {
         .unwrap();
     assert!(rows[0]["sn34_score"].is_null());
     let (base, task) = serve(&db, &store).await;
+    gas_chain::upload::install_tls_provider();
     let page = reqwest::get(format!("{base}/leaderboard?modality=image"))
         .await
         .unwrap()

@@ -40,8 +40,14 @@ enum Command {
     #[command(subcommand)]
     Wallet(WalletCommand),
     /// The receiving side: registry HTTP service and evaluation workers.
+    #[cfg(feature = "registry")]
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// The receiving side (registry service, evaluation workers): not in this build; an
+    /// operator builds gascli with `--features registry`.
+    #[cfg(not(feature = "registry"))]
+    #[command(disable_help_flag = true)]
+    Registry(NoRegistry),
     /// Internal: start a program inside the benchmark sandbox (used by the runner).
     #[command(hide = true)]
     SandboxExec(commands::sandbox::Args),
@@ -77,6 +83,15 @@ enum WalletCommand {
     Sign(commands::wallet::SignArgs),
 }
 
+/// `gascli registry …` in a build without the `registry` feature: any arguments, one error.
+#[cfg(not(feature = "registry"))]
+#[derive(Debug, clap::Args)]
+struct NoRegistry {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    _args: Vec<String>,
+}
+
+#[cfg(feature = "registry")]
 #[derive(Debug, Subcommand)]
 enum RegistryCommand {
     /// Run the registry HTTP service (SQLite + local store + in-process worker by default).
@@ -122,10 +137,16 @@ fn main() -> ExitCode {
             WalletCommand::Show(a) => commands::wallet::show(a),
             WalletCommand::Sign(a) => commands::wallet::sign(a),
         },
+        #[cfg(feature = "registry")]
         Command::Registry(r) => match r {
             RegistryCommand::Serve(a) => commands::registry::serve(a),
             RegistryCommand::Worker(a) => commands::registry::worker(a),
         },
+        #[cfg(not(feature = "registry"))]
+        Command::Registry(_) => Err(anyhow::anyhow!(
+            "this gascli was built without the registry service (a miner's build); build it \
+             with `cargo install --path crates/gascli --features registry`"
+        )),
         Command::SandboxExec(_) => unreachable!("handled before logging starts"),
     };
     match result {

@@ -84,6 +84,7 @@ fn valid_package(dir: &Path) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_survives_kill_between_presigned_and_confirm() {
     let dir = tempfile::tempdir().unwrap();
+    gas_chain::upload::install_tls_provider();
     let http = reqwest::Client::new();
     let miner = Signer::from_seed([11; 32]);
     let data = valid_package(dir.path());
@@ -171,6 +172,7 @@ async fn disabled_modality_answers_503_and_bad_flags_fail() {
         dir.path(),
         &["--disable-uploads", "video,audio", "--workers", "0"],
     );
+    gas_chain::upload::install_tls_provider();
     let http = reqwest::Client::new();
     let miner = Signer::from_seed([13; 32]);
     let (code, v) = signed(

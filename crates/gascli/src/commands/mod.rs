@@ -6,6 +6,7 @@ pub mod datasets;
 pub mod package;
 pub mod preprocess;
 pub mod push;
+#[cfg(feature = "registry")]
 pub mod registry;
 pub mod sandbox;
 pub mod score;
