@@ -19,8 +19,11 @@
 //! gets the results, the predictions and the rendered files in the [`BenchOutcome`].
 //!
 //! Pipelining: a producer thread reads and preprocesses the next batches (in parallel across
-//! cores) into a bounded channel of [`PIPELINE_DEPTH`] batches while the worker runs the current
-//! one, so memory stays bounded by `(PIPELINE_DEPTH + 2) × batch size` whatever the dataset size.
+//! cores, a window of whole batches at a time) into a bounded channel while the worker runs the
+//! current one. The main pass's producer starts before the worker (whose start is mostly one
+//! core importing torch) and its channel holds about [`STARTUP_PREFETCH_BYTES`] of batches
+//! (at least [`PIPELINE_DEPTH`]); the robustness pass's holds [`PIPELINE_DEPTH`]. Memory stays
+//! bounded by that plus a window and the batch in the worker, whatever the dataset size.
 //!
 //! Failure policy (documented in RESULTS.md): unreadable or corrupt media are counted per dataset
 //! and skipped; a model error on a batch (exception, wrong output shape, NaN) counts the batch's
@@ -874,6 +877,9 @@ fn finish_pipeline(
     })
 }
 
+/// One sample's tensor (or why it failed) and its report thumbnails.
+type Preprocessed = (Result<Tensor, String>, SampleThumbs);
+
 /// The producer side of the pipeline: datasets → samples → preprocessed batches.
 struct Producer {
     datasets: Vec<PlannedDataset>,
@@ -990,7 +996,7 @@ impl Producer {
     fn batch(&self, pending: &mut Vec<Sample>, prep_time: &mut Duration) -> Result<(), Stop> {
         let t = Instant::now();
         let shape = self.media.sample_shape().unwrap_or_default();
-        let results: Vec<(Result<Tensor, String>, SampleThumbs)> = pending
+        let results: Vec<Preprocessed> = pending
             .par_iter()
             .map(|s| {
                 let r = preprocess_sample(&self.media, &s.media);
@@ -1017,10 +1023,7 @@ impl Producer {
     }
 
     /// One batch: its failures, then the stacked tensors of the rest.
-    fn send_batch(
-        &self,
-        chunk: Vec<(Sample, (Result<Tensor, String>, SampleThumbs))>,
-    ) -> Result<(), Stop> {
+    fn send_batch(&self, chunk: Vec<(Sample, Preprocessed)>) -> Result<(), Stop> {
         let mut items = Vec::new();
         let mut tensors = Vec::new();
         let mut all_thumbs = Vec::new();
