@@ -180,12 +180,28 @@ pub fn resize_linear_rows(
 }
 
 /// Horizontal pass of one source row into planar `[R | G | B]` lanes of `taps.len()` each.
+/// The taps whose two source pixels lie inside the row (all but a suffix: `src` never
+/// decreases) take a branch-free loop with one bounds check per tap; the edge ones go
+/// through [`tap_sums`]. Same arithmetic as [`tap_sums`].
 fn hpass_planar(row: &[u8], taps: &[Tap], out: &mut [i16]) {
     let n = taps.len();
     let w = row.len() / 3;
     let (r, rest) = out.split_at_mut(n);
     let (g, b) = rest.split_at_mut(n);
-    for (k, t) in taps.iter().enumerate() {
+    let inner = taps.partition_point(|t| t.src + 1 < w);
+    let lanes = r.iter_mut().zip(g.iter_mut()).zip(b.iter_mut());
+    for (t, ((r, g), b)) in taps[..inner].iter().zip(lanes) {
+        let i = t.src * 3;
+        let Some(&[p0, p1, p2, p3, p4, p5]) = row.get(i..i + 6).and_then(|p| p.first_chunk::<6>())
+        else {
+            continue; // unreachable: `t.src + 1 < w`
+        };
+        let (c0, c1) = (t.c0, t.c1);
+        *r = ((p0 as i32 * c0 + p3 as i32 * c1) >> 4) as i16;
+        *g = ((p1 as i32 * c0 + p4 as i32 * c1) >> 4) as i16;
+        *b = ((p2 as i32 * c0 + p5 as i32 * c1) >> 4) as i16;
+    }
+    for (k, t) in taps.iter().enumerate().skip(inner) {
         [r[k], g[k], b[k]] = tap_sums(row, w, t);
     }
 }
