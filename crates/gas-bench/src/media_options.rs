@@ -60,6 +60,16 @@ pub enum Dtype {
     F32,
 }
 
+impl Dtype {
+    /// Bytes per element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Dtype::U8 => 1,
+            Dtype::F32 => 4,
+        }
+    }
+}
+
 impl MediaOptions {
     /// The options for `cfg`, as the network reads the config (gas_package::ModelConfig):
     /// `preprocessing.resize` for images and video frames; the frame count

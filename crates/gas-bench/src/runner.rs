@@ -46,7 +46,7 @@ use gas_score::{
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::media_options::{DecodeFlags, Dtype, MediaOptions, Tensor};
+use crate::media_options::{DecodeFlags, MediaOptions, Tensor};
 pub use crate::results::SCHEMA_VERSION;
 use crate::results::{
     BenchResults, DatasetResult, ErrorSummary, ModelInfo, Overall, SandboxInfo, SkippedDataset,
@@ -641,10 +641,7 @@ impl WorkerSession {
         };
         // Refuse before starting when batch + weights cannot fit the worker's memory limit.
         let weights_bytes = std::fs::metadata(&load.weights_path).map_or(0, |m| m.len());
-        let element_bytes = match media.dtype() {
-            Dtype::F32 => 4,
-            Dtype::U8 => 1,
-        };
+        let element_bytes = media.dtype().bytes();
         crate::worker::check_memory(
             options.sandbox.memory_bytes,
             opts.batch_size.max(1),
@@ -800,10 +797,7 @@ struct StartedProducer {
 /// Once the worker runs, the producer can only stay that far ahead, so memory stays bounded.
 fn startup_depth(media: &MediaOptions, batch_size: usize) -> usize {
     let sample: usize = media.sample_shape().map_or(0, |s| s.iter().product());
-    let element = match media.dtype() {
-        Dtype::F32 => 4,
-        Dtype::U8 => 1,
-    };
+    let element = media.dtype().bytes();
     let batch_bytes = (sample * element * batch_size.max(1)).max(1);
     (STARTUP_PREFETCH_BYTES / batch_bytes).clamp(PIPELINE_DEPTH, 64)
 }
