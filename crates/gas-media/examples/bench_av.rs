@@ -71,6 +71,9 @@ fn main() {
             files
                 .par_iter()
                 .map(|p| match mode {
+                    "open" => VideoReader::open(Input::Path(p), Backend::Libs)
+                        .map(|_| 1)
+                        .unwrap(),
                     "decode" => decode_only(p, t as usize, false),
                     "decode_rgb" => decode_only(p, t as usize, true),
                     "inprocess" => preprocess_video_with(Input::Path(p), &opts, Backend::Libs)

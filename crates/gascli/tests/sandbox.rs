@@ -238,7 +238,7 @@ fn host_files_environment_and_processes_are_invisible() {
         r["docker_sock"] = attempt(lambda: os.stat("/var/run/docker.sock"))
         others = [p for p in os.listdir("/proc") if p.isdigit() and p != str(os.getpid())]
         r["other_processes"] = "ok:" + repr(others) if others else "err:none"
-        allowed = {{"GASCLI_SANDBOX", "GASCLI_TORCH_THREADS", "OMP_WAIT_POLICY", "PYTHONNOUSERSITE", "PYTHONDONTWRITEBYTECODE", "LANG", "HOME", "TMPDIR", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "LC_CTYPE"}}
+        allowed = {{"GASCLI_SANDBOX", "GASCLI_TORCH_THREADS", "OMP_WAIT_POLICY", "GLIBC_TUNABLES", "PYTHONNOUSERSITE", "PYTHONDONTWRITEBYTECODE", "LANG", "HOME", "TMPDIR", "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "LC_CTYPE"}}
         keys = {{kv.split(b"=", 1)[0].decode() for kv in open("/proc/self/environ", "rb").read().split(b"\0") if kv}}
         extra = sorted(keys - allowed)
         r["environment"] = "ok:" + repr(extra) if extra else "err:only what the worker needs"
