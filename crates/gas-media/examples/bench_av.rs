@@ -6,6 +6,7 @@
 //! THREADS / clips, the cost of one clip on one thread):
 //! * `inprocess`: `preprocess_video` (in-process FFmpeg libraries: decode T frames, RGB
 //!   conversion, crop + resize into CHW);
+//! * `open`: only opening the clip (container, stream info, decoder);
 //! * `decode`: the same decoder opening the clip and decoding those T frames, nothing else;
 //! * `decode_rgb`: `decode` plus the RGB conversion (what decord hands the network);
 //! * `process`: the old path, an `ffmpeg` process per clip (`Backend::Cli`).
