@@ -437,17 +437,21 @@ pub fn crop_box(w: u32, h: u32, target_h: u32, target_w: u32) -> (u32, u32, u32,
 mod tests {
     use super::*;
 
-    /// The AVX2 horizontal pass (where the CPU has it) gives the scalar pass's sums, on row
-    /// widths from 1 pixel up and every scale from 8× down to 8× up.
-    #[test]
-    fn simd_hpass_equals_scalar() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
+    /// A xorshift64 generator: reproducible pseudo-random inputs without a dependency.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             state
-        };
+        }
+    }
+
+    /// The AVX2 horizontal pass (where the CPU has it) gives the scalar pass's sums, on row
+    /// widths from 1 pixel up and every scale from 8× down to 8× up.
+    #[test]
+    fn simd_hpass_equals_scalar() {
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let mut simd_used = false;
         for _ in 0..2000 {
             let sw = 1 + next() as usize % 700;
@@ -471,13 +475,7 @@ mod tests {
     /// `tests/image_parity.rs` checks against OpenCV), for down-, up- and mixed scaling.
     #[test]
     fn chw_resizer_equals_row_resizer() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..300 {
             let (sw, sh) = (1 + next() as usize % 90, 1 + next() as usize % 90);
             let (dw, dh) = (1 + next() as usize % 90, 1 + next() as usize % 90);
