@@ -206,7 +206,7 @@ def infer(req):
         return fail("protocol", "infer before load")
     dtype = {"uint8": torch.uint8, "float32": torch.float32}[req["dtype"]]
     shape = [int(s) for s in req["shape"]]
-    if State.pinned is not None and State.device == "cuda":
+    if State.device == "cuda":  # input_buffer read it into State.pinned
         # Non-blocking: the copy overlaps the launch of the forward pass; reusing the buffer for
         # the next batch is safe, as the logits' copy back below waits for the whole stream.
         host = State.pinned[: math.prod(shape) * (1 if dtype == torch.uint8 else 4)]
