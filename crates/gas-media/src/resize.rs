@@ -217,15 +217,20 @@ fn hpass_planar(row: &[u8], cols: &ColumnTaps, out: &mut [i16]) {
 
 #[cfg(target_arch = "x86_64")]
 fn hpass_planar_simd(row: &[u8], cols: &ColumnTaps, out: &mut [i16]) -> usize {
-    if !avx2::available() || row.len() > i32::MAX as usize {
+    // The gathers' bound, checked on the row at hand rather than assumed from the width the
+    // taps were built for: offsets never decrease, so the last one is the largest.
+    let fits = cols
+        .offs
+        .last()
+        .is_none_or(|&o| (o as usize) + 5 < row.len());
+    if !avx2::available() || row.len() > i32::MAX as usize || !fits {
         return 0;
     }
     let n = cols.taps.len();
     let (r, rest) = out.split_at_mut(n);
     let (g, b) = rest.split_at_mut(n);
-    // SAFETY: AVX2 is present (checked above); every inner tap has `src + 1 < w`, so
-    // `offs[k] + 5 < row.len()` (ColumnTaps::new, with w = row.len() / 3 = src_w); the
-    // lanes hold n >= offs.len() values each.
+    // SAFETY: AVX2 is present and `offs[k] + 5 < row.len()` for every k (both checked above;
+    // offsets are `3·src >= 0`); the lanes hold n >= offs.len() values each.
     unsafe { avx2::hpass_inner(row, &cols.offs, &cols.coefs, r, g, b) }
 }
 
